@@ -1,0 +1,1 @@
+"""Audio codecs and RTP helpers: pure functions and sans-I/O classes, no sockets, no threads."""
