@@ -31,7 +31,9 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for name, module_name in BENCHMARKS.items():
         module = importlib.import_module(module_name)
         parser = names.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
-        parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        parser.add_argument(
+            "--json", action="store_true", help="print the result as one JSON object"
+        )
         parser.add_argument(
             "--output",
             type=Path,

@@ -120,7 +120,13 @@ class EventStore:
             self._db.execute(
                 "INSERT INTO calls VALUES (?, ?, ?, ?, 'ringing', ?, NULL) "
                 "ON CONFLICT (call_id) DO NOTHING",
-                (event.call_id, payload.hotline, payload.agent_id, payload.mode.value, event.t_wall),
+                (
+                    event.call_id,
+                    payload.hotline,
+                    payload.agent_id,
+                    payload.mode.value,
+                    event.t_wall,
+                ),
             )
         elif isinstance(payload, CallStateChanged):
             self._db.execute(
@@ -189,6 +195,8 @@ class EventLog:
         self._synchronous = synchronous
         self._clock_ms = clock_ms
         self._next_seq: dict[str, int] = {}
+        #: Calls whose last seq is being read from disk; later appends wait on the future.
+        self._seq_loading: dict[str, asyncio.Future[None]] = {}
         self._listeners: list[Listener] = []
         self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=max_pending)
         self._writer: threading.Thread | None = None
@@ -232,10 +240,7 @@ class EventLog:
     async def append_many(self, call_id: str, items: list[tuple[int, Payload]]) -> list[Event]:
         if self._loop is None or self._writer is None:
             raise RuntimeError("EventLog.start() was not awaited")
-        if call_id not in self._next_seq:
-            self._next_seq[call_id] = await self._run_read(lambda s: s.last_seq(call_id)) + 1
-        first = self._next_seq[call_id]
-        self._next_seq[call_id] = first + len(items)
+        first = await self._reserve_seqs(call_id, len(items))
         now = self._clock_ms()
         events = [
             Event(call_id, first + i, t_media, now, payload)
@@ -248,6 +253,29 @@ class EventLog:
             await asyncio.to_thread(self._queue.put, pending)
         await pending.future
         return events
+
+    async def _reserve_seqs(self, call_id: str, count: int) -> int:
+        """Hand out ``count`` consecutive seqs; the first use of a call reads its last seq once."""
+        assert self._loop is not None
+        while call_id not in self._next_seq:
+            loading = self._seq_loading.get(call_id)
+            if loading is not None:
+                await asyncio.shield(loading)
+                continue
+            loading = self._seq_loading[call_id] = self._loop.create_future()
+            try:
+                last = await self._run_read(lambda s: s.last_seq(call_id))
+                self._next_seq[call_id] = last + 1
+                loading.set_result(None)
+            except BaseException as exc:
+                loading.set_exception(exc)
+                loading.exception()  # retrieved: waiters re-raise it themselves
+                raise
+            finally:
+                del self._seq_loading[call_id]
+        first = self._next_seq[call_id]
+        self._next_seq[call_id] = first + count
+        return first
 
     async def read(self, call_id: str, after_seq: int = 0, limit: int | None = None) -> list[Event]:
         return await self._run_read(lambda s: s.read(call_id, after_seq, limit))
@@ -307,6 +335,13 @@ class EventLog:
     def _publish(self, batch: list[_Pending]) -> None:
         for pending in batch:
             for event in pending.events:
+                if (
+                    isinstance(event.payload, CallEnded)
+                    and self._next_seq.get(event.call_id) == event.seq + 1
+                ):
+                    # Nothing more is reserved for this call: forget its counter (it is re-read
+                    # from disk if an event comes later) so memory does not grow with every call.
+                    del self._next_seq[event.call_id]
                 for listener in list(self._listeners):
                     try:
                         listener(event)

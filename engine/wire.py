@@ -71,7 +71,9 @@ def _convert(tp: Any, data: object, path: str) -> Any:
             return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(data))
         if len(args) != len(data):
             raise ProtocolError(f"{path}: expected {len(args)} items, got {len(data)}")
-        return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, data)))
+        return tuple(
+            _convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, data, strict=True))
+        )
     if origin is typing.Literal:
         if data not in get_args(tp):
             raise ProtocolError(f"{path}: expected one of {list(get_args(tp))}, got {data!r}")
