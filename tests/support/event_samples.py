@@ -1,0 +1,57 @@
+"""One example of every call event payload, shared by the event, schema and gateway tests."""
+
+from __future__ import annotations
+
+from jiesu.engine.audio import Leg
+from jiesu.engine.events import (
+    AlertLevel,
+    CallEnded,
+    CallMode,
+    CallStarted,
+    CallState,
+    CallStateChanged,
+    CoachingTip,
+    EmotionAlert,
+    FieldOrigin,
+    KnowledgeSuggestion,
+    RiskAlert,
+    ScoredValue,
+    SourceSpan,
+    SpeakerTurn,
+    TicketField,
+    TimedToken,
+    TranscriptFinal,
+    TranscriptPartial,
+)
+
+SAMPLES = [
+    CallStarted("12345", "agent-7", CallMode.ASSIST, (Leg.CALLER, Leg.AGENT), "138****5678"),
+    CallStateChanged(CallState.ON_HOLD),
+    CallEnded("caller_hangup"),
+    TranscriptPartial(Leg.CALLER, "u1", "我想问一下社保", 1200, 2600, 4),
+    TranscriptFinal(
+        Leg.AGENT,
+        "u2",
+        "您好，请讲。",
+        3000,
+        4100,
+        (TimedToken("您好", 3000, 3400, 0.93), TimedToken("请讲", 3500, 4000, 0.88)),
+    ),
+    SpeakerTurn(Leg.MIXED, "spk1", 0, 5000),
+    TicketField(
+        "department",
+        "市人力社保局",
+        0.81,
+        FieldOrigin.AUTO,
+        False,
+        SourceSpan("u1", 5, 7),
+        (ScoredValue("市人力社保局", 0.81), ScoredValue("区医保局", 0.12)),
+    ),
+    TicketField("caller_name", "王先生", 1.0, FieldOrigin.AGENT, True),
+    KnowledgeSuggestion(
+        "kb-017", "2026.3", "社保缴费基数", "缴费基数按…", 0.74, ("社保缴费",), "u1"
+    ),
+    EmotionAlert(Leg.CALLER, AlertLevel.WARNING, "angry", 0.86, "连续三句语气激烈"),
+    RiskAlert("self_harm", AlertLevel.CRITICAL, "提到轻生", "不想活了"),
+    CoachingTip("confirm-phone", "请复述并确认回拨号码"),
+]
