@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Set up Jiesu on a fresh Debian/Ubuntu machine and run it. Usage:
+#   ./jiesu.sh serve     install, then run the engine (screens ws://127.0.0.1:8765, audio :8766)
+#   ./jiesu.sh test      install with test tools, then lint, type-check and run every test
+#   ./jiesu.sh <args>    install, then run `jiesu <args>` (e.g. `./jiesu.sh bench gateway --json`)
+# Each run is idempotent: system packages, the virtual environment and Python packages are only
+# installed when missing or when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+PYTHON=${PYTHON:-python3}
+APT_PACKAGES=()
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need_apt() {
+  # $1: package, $2: a command that succeeds when the package's feature is present
+  if ! eval "$2" >/dev/null 2>&1; then APT_PACKAGES+=("$1"); fi
+}
+
+ensure_system() {
+  if ! command -v "$PYTHON" >/dev/null 2>&1; then APT_PACKAGES+=(python3); fi
+  need_apt python3-venv "$PYTHON -c 'import ensurepip, venv'"
+  if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
+    echo "jiesu.sh: installing system packages: ${APT_PACKAGES[*]}"
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
+  fi
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "jiesu.sh: Python 3.11 or newer is required" >&2; exit 1; }
+}
+
+ensure_venv() {
+  local extras=$1 stamp="$VENV/.jiesu-installed-$1"
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "jiesu.sh: installing Python packages ($extras)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
+    local target=.
+    [ "$extras" = runtime ] || target=".[$extras]"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$target"
+    echo "$want" > "$stamp"
+  fi
+}
+
+run_tests() {
+  local py="$VENV/bin/python"
+  echo "== ruff"; "$py" -m ruff check . && "$py" -m ruff format --check .
+  echo "== mypy --strict (engine, codecs, models)"; "$py" tests/typecheck.py
+  echo "== protocol schema"; "$VENV/bin/jiesu" schema --check
+  echo "== pytest"
+  set +e
+  "$py" -m pytest "$@"
+  local rc=$?
+  set -e
+  if [ $rc -eq 5 ]; then echo "jiesu.sh: pytest collected no tests: failing" >&2; return 1; fi
+  return $rc
+}
+
+cmd=${1:-serve}
+ensure_system
+case "$cmd" in
+  test) shift; ensure_venv test; run_tests "$@" ;;
+  *) ensure_venv runtime; exec "$VENV/bin/jiesu" "$@" ;;
+esac
