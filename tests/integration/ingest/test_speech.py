@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from jiesu.codecs.resample import resample
 from jiesu.engine.audio import Leg
@@ -165,3 +166,23 @@ async def test_many_calls_multiplexed_on_one_connection(ingest: Any, speech: Any
         assert stats is not None and stats.frames == frames_for(len(pcm), rate)
         out = ingest.sink.leg_pcm(call, Leg.CALLER)
         assert np.array_equal(out[: len(pcm)], sources[call]), call
+
+
+async def test_mandarin_as_opus_48k(ingest: Any, speech: Any) -> None:
+    from jiesu.codecs.payload import available_codecs
+
+    if "opus" not in available_codecs():
+        pytest.skip("Opus needs libopus and opuslib, which are not installed here")
+    pcm, rate, path = speech(SHORT)
+    client = await ingest.connected()
+    stats = await client.stream_wav(path, "opus-1", codec="opus")
+    await ingest.sink.wait_ended("opus-1")
+    assert stats.frames == stats.chunks == frames_for(len(pcm), rate) and stats.bad == 0
+    out = ingest.sink.leg_pcm("opus-1", Leg.CALLER)
+    lag = best_lag(out, pcm, max_lag=400)
+    # Opus' own look-ahead is 6.5 ms (104 samples at 16 kHz); the ingest must add nothing.
+    assert 0 <= lag <= 160, f"Opus output lags by {lag} samples"
+    corr = np.corrcoef(
+        out[lag : lag + len(pcm) - 400].astype(np.float64), pcm[: len(pcm) - 400].astype(np.float64)
+    )[0, 1]
+    assert corr > 0.8, f"Opus round trip correlation {corr:.3f}"
