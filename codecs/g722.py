@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from jiesu.codecs.errors import CodecError, CodecUnavailable
 
-__all__ = ["BIT_RATES", "PCM_RATES", "G722Decoder", "G722Encoder"]
+__all__ = ["BIT_RATES", "PCM_RATES", "G722Decoder", "G722Encoder", "load_g722"]
 
 #: Bit rates the codec defines (modes 1-3); RTP payload type 9 is always 64 kbit/s.
 BIT_RATES = (64000, 56000, 48000)
@@ -37,14 +37,18 @@ def _new_codec(rate: int, bit_rate: int) -> Any:
         raise CodecError(f"G.722 PCM rate must be one of {PCM_RATES} Hz, got {rate}")
     if bit_rate not in BIT_RATES:
         raise CodecError(f"G.722 bit rate must be one of {BIT_RATES} bit/s, got {bit_rate}")
+    return load_g722().G722(rate, bit_rate)
+
+
+def load_g722() -> Any:
+    """Import the ``G722`` extension, or raise :class:`CodecUnavailable` saying what to install."""
     try:
-        module = importlib.import_module("G722")
+        # Through importlib because the C extension ships no type stubs.
+        return importlib.import_module("G722")
     except ImportError as exc:
         raise CodecUnavailable(
-            "G.722 needs the 'g722' package (pip install g722, import name G722)"
+            f"G.722 needs the 'g722' package (pip install g722, import name G722): {exc}"
         ) from exc
-    # Looked up through importlib because the C extension ships no type stubs.
-    return module.G722(rate, bit_rate)
 
 
 def _check_pcm(pcm: npt.NDArray[np.int16]) -> None:
