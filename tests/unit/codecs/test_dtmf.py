@@ -224,3 +224,31 @@ def test_expire_across_wraparound() -> None:
 def test_wire_format_helper_matches_struct() -> None:
     # Guard on the test helper itself against the standard library's packing.
     assert payload(11, 0x1234, end=True, volume=7) == struct.pack("!BBH", 11, 0x87, 0x1234)
+
+
+def test_reordered_updates_keep_the_longest_duration_seen() -> None:
+    receiver = DtmfReceiver()
+    feed_all(receiver, [(0, True, payload(4, 160)), (0, False, payload(4, 480))])
+    receiver.feed(0, False, payload(4, 320))  # an older update arriving late
+    assert receiver.flush() == [DtmfDigit("4", 0, 480, ended=False)]
+
+
+def test_long_press_whose_segment_end_was_lost_is_still_one_digit() -> None:
+    receiver = DtmfReceiver()
+    packets: list[Packet] = [(0, True, payload(1, 160)), (0, False, payload(1, 65000))]
+    # The 0xFFFF report closing the first segment is lost; the next segment starts at 0xFFFF.
+    packets += [(0xFFFF, False, payload(1, 800)), (0xFFFF, False, payload(1, 960, end=True))]
+    assert feed_all(receiver, packets) == [DtmfDigit("1", 0, 0xFFFF + 960)]
+
+
+def test_marker_at_the_segment_boundary_means_a_new_press() -> None:
+    # Same key, end packets lost, next press marked and starting right where the first stopped:
+    # the marker says it is a new event, not a continuation.
+    receiver = DtmfReceiver()
+    first = [p for p in press(3, 0, length=800) if not p[2][1] & 0x80]  # up to duration 640
+    second = press(3, 640)
+    digits = feed_all(receiver, first + second)
+    assert [(d.digit, d.rtp_timestamp, d.ended) for d in digits] == [
+        ("3", 0, False),
+        ("3", 640, True),
+    ]

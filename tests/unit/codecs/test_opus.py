@@ -23,7 +23,7 @@ def _opus_missing() -> str | None:
 MISSING = _opus_missing()
 needs_opus = pytest.mark.skipif(
     MISSING is not None,
-    reason=f"needs libopus (apt-get install libopus0) and opuslib (pip install opuslib): {MISSING}",
+    reason=f"needs libopus and opuslib: {MISSING}",
 )
 
 

@@ -34,8 +34,7 @@ def opus_missing() -> str | None:
 MISSING_OPUS = opus_missing()
 needs_opus = pytest.mark.skipif(
     MISSING_OPUS is not None,
-    reason=f"needs libopus (apt-get install libopus0) and opuslib (pip install opuslib): "
-    f"{MISSING_OPUS}",
+    reason=f"needs libopus and opuslib: {MISSING_OPUS}",
 )
 
 
