@@ -38,7 +38,7 @@ __all__ = [
 PAYLOAD_SIZE = 4
 #: Event code of a hook flash (register recall); its digit is "!".
 EVENT_FLASH = 16
-#: Characters of event codes 0-16 (RFC 4733 §3.2); "!" for flash is the common SIP spelling.
+#: Characters of the DTMF event codes 0-16 of RFC 4733; "!" stands for hook flash (code 16).
 _DIGITS = "0123456789*#ABCD!"
 _MAX_DURATION = 0xFFFF
 _TS_MOD = 1 << 32
@@ -67,9 +67,10 @@ class TelephoneEvent:
 def parse_telephone_event(payload: bytes) -> TelephoneEvent:
     """Parse one 4-byte RFC 4733 payload; :class:`CodecError` if it is not one.
 
-    The R bit is reserved and, as RFC 4733 §2.3.4 requires of receivers, ignored. Payloads that
-    carry several events (§2.5.1.5) or RFC 2198 redundancy are refused: they need the RTP
-    header's payload-type negotiation to unpack and are not used by the PBXs we face.
+    The R bit is reserved and, as RFC 4733 requires of receivers, ignored. Any event code is
+    accepted here (codes above 16 are other tones and signals, see :attr:`TelephoneEvent.digit`).
+    Packets that report several events, or carry RFC 2198 redundancy, are not unpacked here and
+    fail the length check.
     """
     if not isinstance(payload, bytes | bytearray | memoryview):
         raise CodecError(f"telephone-event payload must be bytes, got {type(payload).__name__}")

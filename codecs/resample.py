@@ -1,12 +1,15 @@
 """Sample-rate conversion for 16-bit PCM streams, on top of libsoxr (PyPI ``soxr``).
 
 :class:`StreamResampler` keeps filter state between chunks, so 20 ms packets resampled one by
-one give the same signal as the whole recording resampled at once (to within rounding).
-libsoxr computes in blocks, so output comes in bursts and lags the input: at ``"HQ"`` in 20 ms
-chunks, 8 <-> 16 kHz holds back about 60 ms on average and up to 115 ms, 16 <-> 48 kHz up to
-about 37 ms, 8 <-> 48 kHz up to about 175 ms (see :attr:`StreamResampler.delay`). :meth:`StreamResampler.flush` releases what is held back at
-the end of a stream. Filtering runs in float32; results past the int16 range are clipped,
-never wrapped, and the output is deterministic (no dither).
+one give the same signal as the whole recording resampled at once (to within rounding), and
+:meth:`StreamResampler.flush` releases what is held back at the end of a stream.
+
+libsoxr computes in blocks, so output comes in bursts and lags the input. Measured at ``"HQ"``
+with 20 ms chunks: 8 <-> 16 kHz holds back about 60 ms on average and up to 115 ms,
+16 <-> 48 kHz up to about 37 ms, 8 <-> 48 kHz up to about 175 ms.
+
+Filtering runs in float32; results past the int16 range are clipped, never wrapped, and the
+output is deterministic (no dither).
 """
 
 from __future__ import annotations

@@ -164,7 +164,8 @@ def test_timestamp_wraparound() -> None:
 
 
 def test_long_press_split_into_segments_is_one_digit() -> None:
-    # RFC 4733 §2.5.2.3: past 0xFFFF the sender starts a new segment at ts + 0xFFFF, no marker.
+    # RFC 4733 long-duration events: past 0xFFFF the sender starts a new segment at
+    # ts + 0xFFFF, without a marker.
     receiver = DtmfReceiver()
     start = 10_000
     packets: list[Packet] = [(start, True, payload(2, 160))]
