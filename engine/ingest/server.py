@@ -79,6 +79,8 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_HELLO_TIMEOUT = 4408
 HEALTH_PATH = "/healthz"
 SHUTDOWN_NOTICE_TIMEOUT_S = 1.0
+#: Tracebacks logged per connection for unexpected exceptions; the rest are only counted.
+_LOGGED_INTERNAL_ERRORS = 3
 _MAX_MESSAGE_CHARS = 300
 #: End reasons that get their own metric label; any other (client-chosen) one counts as "other",
 #: so that clients cannot grow the metric's label set without bound.
@@ -127,6 +129,7 @@ class _Connection:
     limiter: NoticeLimiter
     claims: Claims | None = None
     calls: set[str] = field(default_factory=set)
+    internal_errors: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -225,6 +228,8 @@ class IngestServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path == HEALTH_PATH:
+            if self._closing:
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
             return connection.respond(HTTPStatus.OK, "ok\n")
         return None
 
@@ -246,7 +251,9 @@ class IngestServer:
                     await self._on_message(conn, message)
                 except Exception:
                     self._metrics.inc("ingest_internal_errors_total")
-                    log.exception("ingest: internal error on a message from %s", conn.peer)
+                    conn.internal_errors += 1
+                    if conn.internal_errors <= _LOGGED_INTERNAL_ERRORS:  # a bug may hit every frame
+                        log.exception("ingest: internal error on a message from %s", conn.peer)
                     await self._notice(conn, Error("internal", "internal error; message dropped"))
         except websockets.ConnectionClosed:
             pass
