@@ -64,8 +64,6 @@ SAMPLE_TEXT = "您好，我想反映一下我们小区门口道路施工噪音�
 #: Seconds the screens have to receive everything after the last event was appended.
 DRAIN_S = 30.0
 
-log = logging.getLogger(__name__)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -97,9 +95,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict[str, object]:
     if args.screens < 1 or args.events < 1 or args.rate <= 0 or args.supervisors < 0:
         raise SystemExit("--screens and --events must be >= 1, --rate > 0, --supervisors >= 0")
-    return asyncio.run(
-        _bench(args.screens, args.supervisors, args.events, args.rate, args.queue_limit)
-    )
+    # Hundreds of screens opening and closing: keep per-connection INFO lines out of the way.
+    quiet = [logging.getLogger(name) for name in ("websockets", "jiesu.engine.gateway")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        return asyncio.run(
+            _bench(args.screens, args.supervisors, args.events, args.rate, args.queue_limit)
+        )
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
 
 
 # --- the event stream ------------------------------------------------------------------------
