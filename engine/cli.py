@@ -1,39 +1,62 @@
 """The ``jiesu`` command: serve, demo, token, schema, check-config and the benchmarks.
 
 Exit codes: 0 success; 1 runtime failure; 2 bad command line; 3 invalid configuration;
-4 a benchmark ran but missed its target (only with ``--check``).
+4 a benchmark ran but missed its target (only with ``--check``); 5 a file to check is stale.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import json
+import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from jiesu.engine.config import ConfigError, JiesuConfig, load_config
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_TARGET_MISSED = 4
+EXIT_STALE = 5
+
+DEFAULT_CONFIG = Path("sip_config/jiesu.toml")
 
 #: Benchmark name -> module under jiesu.bench that defines add_arguments(parser) and run(args).
 BENCHMARKS = {
     "gateway": "jiesu.bench.gateway",
 }
 
+log = logging.getLogger("jiesu")
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help="TOML configuration file (default: %(default)s; built-in defaults if absent)",
+    )
+
 
 def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    bench = sub.add_parser("bench", help="run a benchmark and write bench/results/NAME.json")
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark and write bench/results/NAME.json",
+        description="Benchmarks print a summary (or one JSON object with --json) and write it "
+        "to bench/results/NAME.json.",
+    )
     names = bench.add_subparsers(dest="bench", required=True, metavar="NAME")
     for name, module_name in BENCHMARKS.items():
         module = importlib.import_module(module_name)
-        parser = names.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
-        parser.add_argument(
-            "--json", action="store_true", help="print the result as one JSON object"
-        )
+        summary = (module.__doc__ or name).strip().splitlines()[0]
+        parser = names.add_parser(name, help=summary, description=module.__doc__)
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument(
             "--output",
             type=Path,
@@ -49,10 +72,117 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jiesu",
         description="Jiesu (接诉): real-time agent assist for 12345 government service hotlines.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 usage, 3 bad configuration, 4 target missed, "
+        "5 stale file.",
     )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the engine: screen gateway, audio ingest, event log",
+        description="Run Jiesu until Ctrl-C or SIGTERM. Logs the addresses it listens on.",
+    )
+    _add_config_option(serve)
+
+    demo = sub.add_parser(
+        "demo",
+        help="serve and replay a recorded call so the screens have something to show",
+        description="Start the engine like `serve`, print a supervisor token, and replay a "
+        "recorded two-party call through the audio ingest in a loop.",
+    )
+    _add_config_option(demo)
+    demo.add_argument("--once", action="store_true", help="replay the call once, then stop")
+
+    token = sub.add_parser(
+        "token",
+        help="mint a signed access token for a screen or ingest client",
+        description="Print a token signed with the configured secret. Treat it as a password.",
+    )
+    _add_config_option(token)
+    token.add_argument("--sub", required=True, help="agent id or client name")
+    token.add_argument("--role", required=True, choices=["agent", "supervisor", "ingest"])
+    token.add_argument("--hotline", help="hotline (default: the configured one)")
+    token.add_argument("--ttl", type=int, help="seconds until expiry (default: configured)")
+    token.add_argument("--calls", default="", help="comma-separated extra call ids (agents)")
+
+    schema = sub.add_parser(
+        "schema",
+        help="print or write the screen protocol's JSON schema",
+        description="Generate agent_overlay/protocol.v1.schema.json from the event classes.",
+    )
+    group = schema.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true", help="write it into agent_overlay/")
+    group.add_argument("--check", action="store_true", help="exit 5 if the committed file is stale")
+
+    check = sub.add_parser("check-config", help="validate a configuration file and exit")
+    _add_config_option(check)
+
     _add_bench(sub)
     return parser
+
+
+def _load(path: Path) -> JiesuConfig:
+    if path == DEFAULT_CONFIG and not path.exists():
+        return JiesuConfig()
+    return load_config(path)
+
+
+def _serve(config: JiesuConfig) -> int:
+    from jiesu.engine.runtime import Runtime
+
+    began = time.monotonic()
+
+    async def run() -> None:
+        runtime = Runtime(config)
+        await runtime.run_until_signal(
+            lambda: log.info("ready in %.2f s; Ctrl-C to stop", time.monotonic() - began)
+        )
+
+    asyncio.run(run())
+    return EXIT_OK
+
+
+def _demo(config: JiesuConfig, once: bool) -> int:
+    from jiesu.engine.demo import run_demo
+
+    return asyncio.run(run_demo(config, once=once))
+
+
+def _token(config: JiesuConfig, args: argparse.Namespace) -> int:
+    from jiesu.engine.auth import Role, TokenSigner, load_or_create_secret
+
+    signer = TokenSigner(load_or_create_secret(config.auth.token_secret_file))
+    calls = tuple(c for c in args.calls.split(",") if c)
+    print(
+        signer.mint(
+            args.sub,
+            Role(args.role),
+            args.hotline or config.hotline,
+            args.ttl or config.auth.token_ttl_s,
+            time.time(),
+            calls=calls,
+        )
+    )
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from jiesu.engine.schema import protocol_schema_text, schema_path
+
+    text = protocol_schema_text()
+    path = schema_path()
+    if args.write:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    elif args.check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            print(f"{path} is stale: run `jiesu schema --write`", file=sys.stderr)
+            return EXIT_STALE
+        print(f"{path} is up to date")
+    else:
+        print(text, end="")
+    return EXIT_OK
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -71,8 +201,30 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "bench":
-        return _run_bench(args)
+    from jiesu.engine.logsetup import configure_logging
+
+    configure_logging(args.log_level)
+    try:
+        if args.command == "schema":
+            return _schema(args)
+        if args.command == "bench":
+            return _run_bench(args)
+        config = _load(args.config)
+        if args.command == "check-config":
+            print(f"{config.source}: ok")
+            return EXIT_OK
+        if args.command == "serve":
+            return _serve(config)
+        if args.command == "demo":
+            return _demo(config, args.once)
+        if args.command == "token":
+            return _token(config, args)
+    except ConfigError as exc:
+        print(f"jiesu: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILURE
     return EXIT_USAGE
 
 

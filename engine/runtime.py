@@ -1,0 +1,135 @@
+"""The embedded runtime behind ``jiesu serve``: event log, screen gateway and audio ingest in
+one asyncio loop, built from the configuration and torn down in reverse order.
+
+Nothing here is global: :class:`Runtime` owns every component and is passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from jiesu.engine.audio import AudioChunk
+from jiesu.engine.auth import TokenSigner, load_or_create_secret
+from jiesu.engine.config import JiesuConfig
+from jiesu.engine.eventlog import EventLog
+from jiesu.engine.events import CallEnded, CallStarted, CallState, CallStateChanged
+from jiesu.engine.gateway.server import Gateway
+from jiesu.engine.ingest import CallStats, IngestCall, IngestSink
+from jiesu.engine.ingest.server import IngestServer
+from jiesu.engine.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+AudioConsumer = Callable[[AudioChunk], None]
+
+
+@dataclass
+class CallAudioRouter(IngestSink):
+    """Production ingest sink: call life-cycle to the event log, audio to the speech pipeline.
+
+    Until the speech pipeline is attached (``consumers`` empty) chunks are counted and dropped.
+    """
+
+    event_log: EventLog
+    metrics: Metrics
+    consumers: list[AudioConsumer] = field(default_factory=list)
+
+    async def call_started(self, call: IngestCall) -> None:
+        await self.event_log.append(
+            call.call_id,
+            0,
+            CallStarted(call.hotline, call.agent_id, call.mode, call.legs, call.caller_masked),
+        )
+        await self.event_log.append(call.call_id, 0, CallStateChanged(CallState.TALKING))
+        self.metrics.inc("calls_started_total")
+
+    def audio(self, chunk: AudioChunk) -> None:
+        self.metrics.inc("audio_chunks_total", labels={"leg": chunk.leg.value})
+        for consume in self.consumers:
+            consume(chunk)
+
+    async def call_ended(self, call_id: str, reason: str, stats: CallStats) -> None:
+        await self.event_log.append(call_id, stats.duration_ms, CallEnded(reason))
+        if stats.lost or stats.bad or stats.duplicates or stats.out_of_order:
+            log.info(
+                "call %s ended (%s): %d frames, %d lost, %d bad, %d duplicate, %d out of order",
+                call_id,
+                reason,
+                stats.frames,
+                stats.lost,
+                stats.bad,
+                stats.duplicates,
+                stats.out_of_order,
+            )
+        self.metrics.inc("calls_ended_total", labels={"reason": reason})
+
+
+class Runtime:
+    """Every long-lived component of one ``jiesu serve`` process."""
+
+    def __init__(self, config: JiesuConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = Metrics()
+        self.signer = TokenSigner(load_or_create_secret(config.auth.token_secret_file))
+        self.event_log = EventLog(config.storage.event_log, synchronous=config.storage.synchronous)
+        self.router = CallAudioRouter(self.event_log, self.metrics)
+        self.gateway = Gateway(config.gateway, self.signer, self.event_log, self.metrics, clock)
+        self.ingest = IngestServer(config.ingest, self.signer, self.router, self.metrics)
+
+    async def start(self) -> None:
+        await self.event_log.start()
+        await self.gateway.start()
+        await self.ingest.start()
+        gw, ing = self.config.gateway, self.config.ingest
+        log.info("screens: ws://%s:%d (GET /healthz, /metrics)", gw.host, self.gateway.port)
+        log.info("audio ingest: ws://%s:%d", ing.host, self.ingest.port)
+        storage = self.config.storage
+        log.info("event log: %s (synchronous=%s)", storage.event_log, storage.synchronous)
+
+    async def close(self) -> None:
+        """Stop taking audio first, then close the screens, then flush the log."""
+        await self.ingest.close()
+        await self.gateway.close()
+        await self.event_log.close()
+
+    async def run_until_signal(
+        self,
+        on_ready: Callable[[], None] = lambda: None,
+        work: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Serve until SIGINT or SIGTERM (or until ``work`` returns), then shut down cleanly."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        tasks: list[asyncio.Task[object]] = []
+        try:
+            await self.start()
+            on_ready()
+            tasks.append(asyncio.create_task(stop.wait()))
+            if work is not None:
+                tasks.append(asyncio.create_task(_as_task_body(work)))
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("stopping after an error: %r", task.exception())
+            log.info("stopping")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self.close()
+        log.info("stopped")
+
+
+async def _as_task_body(work: Callable[[], Awaitable[None]]) -> object:
+    await work()
+    return None
