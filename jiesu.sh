@@ -22,6 +22,10 @@ need_apt() {
 ensure_system() {
   if ! command -v "$PYTHON" >/dev/null 2>&1; then APT_PACKAGES+=(python3); fi
   need_apt python3-venv "$PYTHON -c 'import ensurepip, venv'"
+  if [ "${1:-}" = test ]; then
+    # The Opus codec is an optional extra; the tests exercise it for real.
+    need_apt libopus0 "ldconfig -p | grep -q libopus.so.0"
+  fi
   if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     echo "jiesu.sh: installing system packages: ${APT_PACKAGES[*]}"
     as_root apt-get update -q
@@ -32,7 +36,7 @@ ensure_system() {
 }
 
 ensure_venv() {
-  local extras=$1 stamp="$VENV/.jiesu-installed-$1"
+  local extras=$1 stamp="$VENV/.jiesu-installed-${1//,/-}"
   local want
   want=$(sha256sum pyproject.toml | cut -d' ' -f1)
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
@@ -61,8 +65,8 @@ run_tests() {
 }
 
 cmd=${1:-serve}
-ensure_system
+ensure_system "$cmd"
 case "$cmd" in
-  test) shift; ensure_venv test; run_tests "$@" ;;
+  test) shift; ensure_venv test,opus; run_tests "$@" ;;
   *) ensure_venv runtime; exec "$VENV/bin/jiesu" "$@" ;;
 esac
