@@ -44,3 +44,5 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # websockets logs every connection at INFO; the gateway and ingest log what matters.
+    logging.getLogger("websockets").setLevel(max(logging.WARNING, root.level))

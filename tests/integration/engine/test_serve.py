@@ -86,7 +86,7 @@ async def start_serve(cwd: Path, config: Path) -> Served:
                 served.screens_url = m.group(1)
             if m := re.search(r"audio ingest: (ws://\S+)", line):
                 served.ingest_url = m.group(1)
-            if "ready in" in line:
+            if "ready" in line and "after launch" in line:
                 return
         raise AssertionError("serve exited before it was ready:\n" + served.log)
 

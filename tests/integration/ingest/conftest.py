@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from shared_data import MANDARIN_SPEECH
 
 from jiesu.engine.auth import Role, TokenSigner
 from jiesu.engine.config import IngestConfig
@@ -21,7 +22,7 @@ from jiesu.engine.ingest.recording import RecordingSink
 from jiesu.engine.ingest.server import IngestServer
 from jiesu.engine.metrics import Metrics
 
-SPEECH_DIR = Path(os.environ.get("JIESU_SPEECH_DIR", "/work/shared/data/speech/mandarin"))
+SPEECH_DIR = MANDARIN_SPEECH
 HOTLINE = "12345"
 
 
@@ -98,7 +99,7 @@ def speech() -> Callable[[str], tuple[npt.NDArray[np.int16], int, Path]]:
     def load(name: str) -> tuple[npt.NDArray[np.int16], int, Path]:
         path = SPEECH_DIR / name
         if not path.is_file():
-            pytest.skip(f"real speech recording {path} is not present (set JIESU_SPEECH_DIR)")
+            pytest.skip(f"real speech recording {path} is not present (set JIESU_SHARED_DATA)")
         pcm, rate = read_wav(path)
         return pcm, rate, path
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from shared_data import MANDARIN_SPEECH
 
 from jiesu.codecs.errors import CodecError
 from jiesu.codecs.g722 import G722Decoder, G722Encoder
 
 Pcm = npt.NDArray[np.int16]
 
-SPEECH_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "speech" / "mandarin"
+SPEECH_DIR = MANDARIN_SPEECH
 RATE = 16000
 FRAME = 320  # 20 ms at 16 kHz
 #: The QMF analysis + synthesis filters delay the signal by about 22-23 samples; search beyond.
