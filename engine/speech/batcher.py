@@ -282,7 +282,7 @@ class Batcher(Generic[Req, Res]):
         """Up to ``max_batch`` live entries, finals first; stale partials are resolved Skipped."""
         now = self._clock()
         batch: list[_Entry[Req, Res]] = []
-        for priority in Priority:
+        for priority in sorted(Priority):  # lower value first: finals before partials
             lane = self._lanes[priority]
             while lane and len(batch) < self._config.max_batch:
                 entry = lane.popleft()
