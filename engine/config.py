@@ -82,12 +82,36 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechConfig:
+    """The speech core: VAD, endpointing and streaming Whisper with cross-call batching."""
+
+    enabled: bool = True
+    #: "whisper-base-ct2" (from the PyPI packages) or the path of an operator's CTranslate2
+    #: Whisper folder (large-v3, turbo, Chinese fine-tunes).
+    model: str = "whisper-base-ct2"
+    device: typing.Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    #: 0: let CTranslate2 choose.
+    cpu_threads: int = _bounded(0, 0, 256)
+    beam_size: int = _bounded(5, 1, 16)
+    language: str = "zh"
+    #: TOML file whose string lists are the hotwords (prompt + pinyin correction); optional.
+    hotwords_file: Path = Path("sip_config/hotwords.toml")
+    partial_interval_ms: int = _bounded(500, 100, 5000)
+    hangover_ms: int = _bounded(600, 100, 5000)
+    max_utterance_s: float = _bounded(15.0, 4.0, 29.0)
+    max_batch: int = _bounded(8, 1, 256)
+    max_wait_ms: float = _bounded(10.0, 0.0, 1000.0)
+
+
+@dataclass(frozen=True, slots=True)
 class JiesuConfig:
     hotline: str = "12345"
     gateway: GatewayConfig = GatewayConfig()
     ingest: IngestConfig = IngestConfig()
     auth: AuthConfig = AuthConfig()
     storage: StorageConfig = StorageConfig()
+    speech: SpeechConfig = SpeechConfig()
     #: The file this was read from, for messages; not a setting.
     source: Path = field(default=Path("<defaults>"), metadata={"internal": True})
 

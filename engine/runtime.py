@@ -11,33 +11,41 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 from jiesu.engine.audio import AudioChunk
 from jiesu.engine.auth import TokenSigner, load_or_create_secret
-from jiesu.engine.config import JiesuConfig
+from jiesu.engine.config import JiesuConfig, SpeechConfig
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import CallEnded, CallStarted, CallState, CallStateChanged
 from jiesu.engine.gateway.server import Gateway
 from jiesu.engine.ingest import CallStats, IngestCall, IngestSink
 from jiesu.engine.ingest.server import IngestServer
 from jiesu.engine.metrics import Metrics
+from jiesu.engine.speech.batcher import BatcherConfig
+from jiesu.engine.speech.endpointer import EndpointerConfig
+from jiesu.engine.speech.leg import RecognizerConfig
+from jiesu.engine.speech.pipeline import (
+    PipelineConfig,
+    SpeechPipeline,
+    silero_vad_factory,
+    whisper_decoder,
+)
 
 log = logging.getLogger(__name__)
-
-AudioConsumer = Callable[[AudioChunk], None]
 
 
 @dataclass
 class CallAudioRouter(IngestSink):
     """Production ingest sink: call life-cycle to the event log, audio to the speech pipeline.
 
-    Until the speech pipeline is attached (``consumers`` empty) chunks are counted and dropped.
+    Without a speech pipeline (``[speech] enabled = false``) chunks are only counted.
     """
 
     event_log: EventLog
     metrics: Metrics
-    consumers: list[AudioConsumer] = field(default_factory=list)
+    speech: SpeechPipeline | None = None
 
     async def call_started(self, call: IngestCall) -> None:
         await self.event_log.append(
@@ -50,10 +58,13 @@ class CallAudioRouter(IngestSink):
 
     def audio(self, chunk: AudioChunk) -> None:
         self.metrics.inc("audio_chunks_total", labels={"leg": chunk.leg.value})
-        for consume in self.consumers:
-            consume(chunk)
+        if self.speech is not None:
+            self.speech.audio(chunk)
 
     async def call_ended(self, call_id: str, reason: str, stats: CallStats) -> None:
+        if self.speech is not None:
+            # The transcript's last finals go in before the call is marked ended.
+            await self.speech.end_call(call_id)
         await self.event_log.append(call_id, stats.duration_ms, CallEnded(reason))
         if stats.lost or stats.bad or stats.duplicates or stats.out_of_order:
             log.info(
@@ -84,6 +95,10 @@ class Runtime:
 
     async def start(self) -> None:
         await self.event_log.start()
+        if self.config.speech.enabled:
+            self.router.speech = await asyncio.to_thread(
+                build_speech_pipeline, self.config.speech, self.event_log, self.metrics
+            )
         await self.gateway.start()
         await self.ingest.start()
         gw, ing = self.config.gateway, self.config.ingest
@@ -95,6 +110,8 @@ class Runtime:
     async def close(self) -> None:
         """Stop taking audio first, then close the screens, then flush the log."""
         await self.ingest.close()
+        if self.router.speech is not None:
+            await self.router.speech.close()
         await self.gateway.close()
         await self.event_log.close()
 
@@ -133,3 +150,71 @@ class Runtime:
 async def _as_task_body(work: Callable[[], Awaitable[None]]) -> object:
     await work()
     return None
+
+
+def load_hotwords(path: Path) -> tuple[str, ...]:
+    """Every string in the TOML file's lists (any table layout); none if the file is absent."""
+    import tomllib
+
+    if not path.exists():
+        return ()
+    words: list[str] = []
+
+    def collect(value: object) -> None:
+        if isinstance(value, str):
+            if value.strip():
+                words.append(value.strip())
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+
+    collect(tomllib.loads(path.read_text(encoding="utf-8")))
+    return tuple(dict.fromkeys(words))
+
+
+def build_speech_pipeline(
+    config: SpeechConfig, event_log: EventLog, metrics: Metrics
+) -> SpeechPipeline:
+    """Load the models (blocking: run off the loop) and build the pipeline."""
+    from jiesu.models.whisper_ct2 import WhisperCt2, prepare_whisper_base
+
+    began = time.monotonic()
+    model_dir = prepare_whisper_base() if config.model == "whisper-base-ct2" else Path(config.model)
+    model = WhisperCt2(
+        model_dir,
+        device=config.device,
+        compute_type=config.compute_type,
+        cpu_threads=config.cpu_threads,
+        beam_size=config.beam_size,
+    )
+    hotwords = load_hotwords(config.hotwords_file)
+    pipeline_config = PipelineConfig(
+        recognizer=RecognizerConfig(
+            endpointer=EndpointerConfig(
+                hangover_ms=config.hangover_ms,
+                max_utterance_s=config.max_utterance_s,
+                partial_interval_ms=config.partial_interval_ms,
+            )
+        ),
+        batcher=BatcherConfig(max_batch=config.max_batch, max_wait_ms=config.max_wait_ms),
+        hotwords=hotwords,
+    )
+    pipeline = SpeechPipeline(
+        whisper_decoder(model, config.language),
+        silero_vad_factory(),
+        event_log,
+        metrics,
+        pipeline_config,
+    )
+    log.info(
+        "speech: %s on %s/%s, %d hotwords, loaded in %.1f s",
+        model_dir,
+        config.device,
+        config.compute_type,
+        len(hotwords),
+        time.monotonic() - began,
+    )
+    return pipeline

@@ -1,0 +1,290 @@
+"""Per-leg streaming recognition state: audio in, decode requests and transcript payloads out.
+
+One :class:`LegRecognizer` per (call, leg). It is sans-I/O: the caller feeds
+:class:`~jiesu.engine.audio.AudioChunk`\\ s with :meth:`LegRecognizer.push` and gets back
+:class:`Decode` work items (a partial or a final of one utterance, with its audio). It runs them
+through the shared ASR batcher and hands each result back with :meth:`on_partial` /
+:meth:`on_final`, which return the payloads to publish. Speech probability comes from an
+injected function (Silero + WebRTC in production, a script in tests), so nothing here loads a
+model, reads a clock or awaits.
+
+Guards against invented text: only audio the endpointer judged to be speech is ever decoded; a
+final whose decoder says "no speech" or whose text is a known Whisper filler on a short
+utterance is dropped (and counted by the caller).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from jiesu.engine.audio import AudioChunk, Leg
+from jiesu.engine.events import TimedToken, TranscriptFinal, TranscriptPartial
+from jiesu.engine.speech.endpointer import (
+    Endpointer,
+    EndpointerConfig,
+    EndpointEvent,
+    PartialDue,
+    SpeechStart,
+    UtteranceEnd,
+)
+from jiesu.engine.speech.hotwords import HotwordCorrector, build_prompt
+from jiesu.engine.speech.local_agreement import LocalAgreement
+from jiesu.engine.speech.textnorm import TextNormalizer
+
+Pcm = npt.NDArray[np.int16]
+#: Speech probability of one chunk (16 kHz int16), e.g. Silero gated by WebRTC.
+SpeechProbability = Callable[[Pcm], float]
+
+#: Text Whisper produces on non-speech (subtitle credits, sign-offs), compared after
+#: normalisation; dropped when the utterance is short or the decoder was unsure.
+FILLER_TEXTS = frozenset(
+    {
+        "谢谢观看",
+        "谢谢大家",
+        "谢谢收看",
+        "请不吝点赞订阅转发打赏支持明镜与点点栏目",
+        "字幕由amaraorg社区提供",
+        "字幕志愿者",
+        "优优独播剧场yoyotelevisionseriesexclusive",
+        "我们下期再见",
+        "感谢观看",
+        "本期视频就到这里",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizerConfig:
+    endpointer: EndpointerConfig = field(default_factory=EndpointerConfig)
+    #: Audio kept before the endpointer's speech start (the first syllable's onset).
+    preroll_ms: int = 200
+    #: A final whose no-speech probability is above this (and whose average log-probability is
+    #: below ``min_avg_logprob``) is dropped as invented.
+    no_speech_threshold: float = 0.6
+    min_avg_logprob: float = -1.0
+    #: Utterances shorter than this with filler text are dropped.
+    filler_max_ms: int = 3000
+    #: Characters of the leg's previous text given to the decoder as context.
+    prompt_history_chars: int = 60
+    prompt_max_chars: int = 120
+    local_agreement_n: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Decode:
+    """Audio of one utterance to decode, final or partial."""
+
+    leg: Leg
+    utterance_id: str
+    final: bool
+    t_start: int
+    t_end: int
+    pcm: Pcm
+    prompt: str
+    #: Which partial of the utterance this is (results of older partials are ignored).
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedText:
+    """What the decoder said about one :class:`Decode`."""
+
+    text: str
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+
+@dataclass(slots=True)
+class _Utterance:
+    index: int
+    t_start: int
+    agreement: LocalAgreement
+    revision: int = 0
+    published_revision: int = -1
+
+
+@dataclass
+class LegRecognizer:
+    """Streaming recognition of one leg (see module docstring)."""
+
+    call_id: str
+    leg: Leg
+    speech_probability: SpeechProbability
+    normalizer: TextNormalizer
+    hotwords: HotwordCorrector | None = None
+    hotword_prompt: tuple[str, ...] = ()
+    config: RecognizerConfig = RecognizerConfig()
+    _endpointer: Endpointer = field(init=False)
+    _chunks: deque[AudioChunk] = field(init=False)
+    _current: _Utterance | None = field(init=False, default=None)
+    _history: str = field(init=False, default="")
+    dropped_finals: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self._endpointer = Endpointer(self.config.endpointer)
+        self._chunks = deque()
+
+    # --- audio in ------------------------------------------------------------------------
+
+    def push(self, chunk: AudioChunk) -> list[Decode]:
+        """Feed one chunk (in seq order); returns the decodes now due."""
+        self._chunks.append(chunk)
+        pcm = chunk.pcm
+        energy = float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) if len(pcm) else 0.0
+        events = self._endpointer.push(chunk.t_media_ms, self.speech_probability(pcm), energy)
+        work = self._handle(events)
+        self._trim()
+        return work
+
+    def flush(self) -> list[Decode]:
+        """End of the leg: the utterance in progress, if any, becomes a final."""
+        return self._handle(self._endpointer.flush())
+
+    def _handle(self, events: Sequence[EndpointEvent]) -> list[Decode]:
+        work: list[Decode] = []
+        for event in events:
+            if isinstance(event, SpeechStart):
+                # Open the utterance now so its onset is kept in the buffer.
+                self._utterance(event.utterance, event.t_start)
+            elif isinstance(event, PartialDue):
+                utterance = self._utterance(event.utterance, event.t_start)
+                utterance.revision += 1
+                work.append(self._decode(utterance, event.t_start, event.t_end, final=False))
+            elif isinstance(event, UtteranceEnd):
+                utterance = self._utterance(event.utterance, event.t_start)
+                work.append(self._decode(utterance, event.t_start, event.t_end, final=True))
+                self._current = None
+        return work
+
+    def _utterance(self, index: int, t_start: int) -> _Utterance:
+        if self._current is None or self._current.index != index:
+            agreement = LocalAgreement(self.config.local_agreement_n)
+            self._current = _Utterance(index, t_start, agreement)
+        return self._current
+
+    def _decode(self, utterance: _Utterance, t_start: int, t_end: int, final: bool) -> Decode:
+        begin = max(0, t_start - self.config.preroll_ms)
+        return Decode(
+            leg=self.leg,
+            utterance_id=self._utterance_id(utterance.index),
+            final=final,
+            t_start=t_start,
+            t_end=t_end,
+            pcm=self._audio(begin, t_end),
+            prompt=self._prompt(),
+            revision=utterance.revision,
+        )
+
+    def _utterance_id(self, index: int) -> str:
+        return f"{self.leg.value}-{index}"
+
+    def _audio(self, begin_ms: int, end_ms: int) -> Pcm:
+        parts = []
+        for chunk in self._chunks:
+            start = chunk.t_media_ms
+            end = start + len(chunk.pcm) * 1000 // chunk.rate
+            if end <= begin_ms or start >= end_ms:
+                continue
+            lo = max(0, (begin_ms - start) * chunk.rate // 1000)
+            hi = min(len(chunk.pcm), (end_ms - start) * chunk.rate // 1000)
+            parts.append(chunk.pcm[lo:hi])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+    def _trim(self) -> None:
+        """Keep only the audio a future decode can still ask for."""
+        if not self._chunks:
+            return
+        newest = self._chunks[-1].t_media_ms
+        if self._current is not None:
+            keep_from = self._current.t_start - self.config.preroll_ms
+        else:
+            # The endpointer may still date a starting utterance back by min_speech_ms.
+            span = self.config.endpointer.min_speech_ms + self.config.endpointer.hangover_ms
+            keep_from = newest - span - self.config.preroll_ms
+        # Never more than the longest utterance (plus pre-roll), whatever the endpointer says.
+        limit = newest - int(self.config.endpointer.max_utterance_s * 1000) - 1000
+        keep_from = max(keep_from, limit)
+        while self._chunks and self._chunks[0].t_media_ms + 20 < keep_from:
+            self._chunks.popleft()
+
+    def _prompt(self) -> str:
+        history = self._history[-self.config.prompt_history_chars :]
+        return build_prompt(self.hotword_prompt, history, self.config.prompt_max_chars)
+
+    # --- results in ----------------------------------------------------------------------
+
+    def on_partial(self, decode: Decode, result: DecodedText) -> TranscriptPartial | None:
+        """A partial's text; None when it is stale (a newer partial or the final came first)."""
+        utterance = self._current
+        if (
+            utterance is None
+            or self._utterance_id(utterance.index) != decode.utterance_id
+            or decode.revision <= utterance.published_revision
+        ):
+            return None
+        text = _clean(self.normalizer.to_simplified(result.text))
+        if not text:
+            return None
+        utterance.published_revision = decode.revision
+        agreement = utterance.agreement.insert(_spread(text, decode.t_start, decode.t_end))
+        return TranscriptPartial(
+            leg=self.leg,
+            utterance_id=decode.utterance_id,
+            text=agreement.text,
+            t_start=decode.t_start,
+            t_end=decode.t_end,
+            stable_chars=agreement.stable_chars,
+        )
+
+    def on_final(self, decode: Decode, result: DecodedText) -> TranscriptFinal | None:
+        """The final's text, normalised and corrected; None when it is judged invented."""
+        text = _clean(self.normalizer.normalize(result.text))
+        if self.hotwords is not None and text:
+            text = self.hotwords.correct(text).text
+        if not text or self._invented(decode, result, text):
+            self.dropped_finals += 1
+            return None
+        self._history = (self._history + text)[-self.config.prompt_history_chars :]
+        return TranscriptFinal(
+            leg=self.leg,
+            utterance_id=decode.utterance_id,
+            text=text,
+            t_start=decode.t_start,
+            t_end=decode.t_end,
+            tokens=(),
+            language="zh",
+        )
+
+    def _invented(self, decode: Decode, result: DecodedText, text: str) -> bool:
+        unsure = (
+            result.no_speech_prob > self.config.no_speech_threshold
+            and result.avg_logprob < self.config.min_avg_logprob
+        )
+        if unsure:
+            return True
+        short = decode.t_end - decode.t_start <= self.config.filler_max_ms
+        return short and self.normalizer.for_scoring(text) in FILLER_TEXTS
+
+
+def _clean(text: str) -> str:
+    # A decode cut short can end inside a multi-byte character of Whisper's byte-level BPE.
+    return text.replace("\ufffd", "").strip()
+
+
+def _spread(text: str, t_start: int, t_end: int) -> list[TimedToken]:
+    """Characters with times spread evenly over the window (the model gives no timings yet)."""
+    n = max(1, len(text))
+    step = (t_end - t_start) / n
+    return [
+        TimedToken(ch, int(t_start + i * step), int(t_start + (i + 1) * step), 1.0)
+        for i, ch in enumerate(text)
+    ]
+
+
+def pcm_to_float(pcm: Pcm) -> npt.NDArray[np.float32]:
+    return (pcm.astype(np.float32) / 32768.0).astype(np.float32)

@@ -1,0 +1,242 @@
+"""The speech pipeline's I/O edge: chunks of every call in, transcript events to the event log.
+
+Per (call, leg) a :class:`~jiesu.engine.speech.leg.LegRecognizer` decides what to decode; every
+decode of every call goes through ONE shared :class:`~jiesu.engine.speech.batcher.Batcher` whose
+single executor thread owns the Whisper model, so utterances of concurrent calls are decoded in
+one batch. Finals outrank partials; a partial that would come out later than its deadline is
+skipped rather than shown late.
+
+Ordering: per leg, finals are published in utterance order (each final task waits for the
+previous one of its leg); a partial whose utterance is already final is dropped by the
+recogniser. :meth:`SpeechPipeline.end_call` flushes the legs and waits for their finals, so a
+call's transcript is complete before its ``call.ended`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from jiesu.engine.audio import AudioChunk, Leg
+from jiesu.engine.eventlog import EventLog
+from jiesu.engine.metrics import Metrics
+from jiesu.engine.speech.batcher import (
+    Batcher,
+    BatcherClosed,
+    BatcherConfig,
+    BatcherFull,
+    Priority,
+    Skipped,
+)
+from jiesu.engine.speech.hotwords import HotwordCorrector
+from jiesu.engine.speech.leg import (
+    Decode,
+    DecodedText,
+    LegRecognizer,
+    Pcm,
+    RecognizerConfig,
+    SpeechProbability,
+    pcm_to_float,
+)
+from jiesu.engine.speech.textnorm import TextNormalizer
+
+log = logging.getLogger(__name__)
+
+#: Decodes the texts of a batch (the model adapter, run on the batcher's thread).
+DecodeBatch = Callable[[list[Decode]], Sequence[DecodedText]]
+#: Makes the speech-probability function of a new leg (each leg has its own VAD state).
+VadFactory = Callable[[], SpeechProbability]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
+    batcher: BatcherConfig = field(
+        default_factory=lambda: BatcherConfig(max_batch=8, max_wait_ms=10.0, max_queue=256)
+    )
+    #: A partial not decoded within this many seconds is skipped (newer audio supersedes it).
+    partial_deadline_s: float = 1.0
+    final_deadline_s: float = 30.0
+    hotwords: tuple[str, ...] = ()
+
+
+@dataclass
+class _Leg:
+    recognizer: LegRecognizer
+    #: The previous final's task of this leg: finals publish in order.
+    last_final: asyncio.Task[None] | None = None
+    partial_in_flight: bool = False
+
+
+@dataclass
+class _Call:
+    legs: dict[Leg, _Leg] = field(default_factory=dict)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class SpeechPipeline:
+    """Consumes AudioChunks of every call; appends transcript events to the event log."""
+
+    def __init__(
+        self,
+        decode_batch: DecodeBatch,
+        vad_factory: VadFactory,
+        event_log: EventLog,
+        metrics: Metrics,
+        config: PipelineConfig = PipelineConfig(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._vad_factory = vad_factory
+        self._log = event_log
+        self._metrics = metrics
+        self._clock = clock
+        self._normalizer = TextNormalizer()
+        self._hotwords = HotwordCorrector(config.hotwords) if config.hotwords else None
+        self._batcher: Batcher[Decode, DecodedText] = Batcher(
+            lambda batch: decode_batch(batch), config.batcher, clock=clock, name="asr"
+        )
+        self._calls: dict[str, _Call] = {}
+
+    @property
+    def batcher(self) -> Batcher[Decode, DecodedText]:
+        return self._batcher
+
+    def audio(self, chunk: AudioChunk) -> None:
+        """Feed one chunk (non-blocking: decodes are scheduled as tasks)."""
+        call = self._calls.setdefault(chunk.call_id, _Call())
+        leg = call.legs.get(chunk.leg)
+        if leg is None:
+            leg = call.legs[chunk.leg] = _Leg(self._recognizer(chunk.call_id, chunk.leg))
+        for decode in leg.recognizer.push(chunk):
+            self._schedule(chunk.call_id, call, leg, decode)
+
+    async def end_call(self, call_id: str) -> None:
+        """Flush every leg and wait until the call's last finals are in the log."""
+        call = self._calls.pop(call_id, None)
+        if call is None:
+            return
+        for leg in call.legs.values():
+            for decode in leg.recognizer.flush():
+                self._schedule(call_id, call, leg, decode)
+        if call.tasks:
+            await asyncio.gather(*call.tasks, return_exceptions=True)
+        dropped = sum(leg.recognizer.dropped_finals for leg in call.legs.values())
+        if dropped:
+            self._metrics.inc("asr_finals_dropped_total", dropped, {"reason": "no_speech"})
+
+    async def close(self) -> None:
+        for call_id in list(self._calls):
+            await self.end_call(call_id)
+        await self._batcher.close(drain=False)
+
+    def _recognizer(self, call_id: str, leg: Leg) -> LegRecognizer:
+        return LegRecognizer(
+            call_id=call_id,
+            leg=leg,
+            speech_probability=self._vad_factory(),
+            normalizer=self._normalizer,
+            hotwords=self._hotwords,
+            hotword_prompt=self._config.hotwords,
+            config=self._config.recognizer,
+        )
+
+    def _schedule(self, call_id: str, call: _Call, leg: _Leg, decode: Decode) -> None:
+        if decode.final:
+            task = asyncio.create_task(self._final(call_id, leg, decode, leg.last_final))
+            leg.last_final = task
+        else:
+            if leg.partial_in_flight:
+                # The previous partial is still being decoded: this one would queue behind it
+                # with older audio than the next; skip it, the next PartialDue brings fresh audio.
+                self._metrics.inc("asr_partials_skipped_total", labels={"reason": "in_flight"})
+                return
+            leg.partial_in_flight = True
+            task = asyncio.create_task(self._partial(call_id, leg, decode))
+        call.tasks.add(task)
+        task.add_done_callback(call.tasks.discard)
+
+    async def _partial(self, call_id: str, leg: _Leg, decode: Decode) -> None:
+        try:
+            deadline = self._clock() + self._config.partial_deadline_s
+            result = await self._batcher.submit(
+                decode, deadline=deadline, priority=Priority.PARTIAL
+            )
+        except (Skipped, BatcherFull, BatcherClosed) as exc:
+            self._metrics.inc("asr_partials_skipped_total", labels={"reason": type(exc).__name__})
+            return
+        finally:
+            leg.partial_in_flight = False
+        payload = leg.recognizer.on_partial(decode, result)
+        if payload is not None:
+            await self._log.append(call_id, decode.t_end, payload)
+            self._metrics.inc("asr_partials_total")
+
+    async def _final(
+        self, call_id: str, leg: _Leg, decode: Decode, previous: asyncio.Task[None] | None
+    ) -> None:
+        started = self._clock()
+        try:
+            result = await self._batcher.submit(
+                decode, deadline=started + self._config.final_deadline_s, priority=Priority.FINAL
+            )
+        except (Skipped, BatcherFull, BatcherClosed) as exc:
+            # A lost final loses text: count it loudly, never silently.
+            self._metrics.inc("asr_finals_failed_total", labels={"reason": type(exc).__name__})
+            log.error("call %s: final %s not decoded: %r", call_id, decode.utterance_id, exc)
+            result = None
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        if result is None:
+            return
+        payload = leg.recognizer.on_final(decode, result)
+        if payload is not None:
+            await self._log.append(call_id, decode.t_end, payload)
+            self._metrics.inc("asr_finals_total")
+
+
+def silero_vad_factory(threads: int = 1) -> VadFactory:
+    """Speech probability from Silero (per-leg state, shared session), vetoed by WebRTC VAD."""
+    from jiesu.models.vad import SileroVad, SileroVadModel, WebRtcVadGate
+
+    model = SileroVadModel(threads=threads)
+
+    def factory() -> SpeechProbability:
+        stream = SileroVad(model)
+        gate = WebRtcVadGate(aggressiveness=2, rate=16000, frame_ms=20)
+        last = 0.0
+
+        def probability(pcm: Pcm) -> float:
+            nonlocal last
+            probs = stream.feed(pcm_to_float(pcm))
+            if len(probs):
+                last = float(probs.max())
+            if len(pcm) == gate.frame_samples and not gate.is_speech(pcm):
+                return min(last, 0.3)
+            return last
+
+        return probability
+
+    return factory
+
+
+def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
+    """Adapt a :class:`~jiesu.models.whisper_ct2.WhisperCt2` to :data:`DecodeBatch`."""
+    from jiesu.models.whisper_ct2 import AsrRequest, WhisperCt2
+
+    assert isinstance(model, WhisperCt2)
+
+    def decode(batch: list[Decode]) -> list[DecodedText]:
+        requests = [
+            AsrRequest(pcm_to_float(d.pcm[: 30 * 16000]), prompt=d.prompt, language=language)
+            for d in batch
+        ]
+        return [
+            DecodedText(r.text, r.no_speech_prob, r.avg_logprob)
+            for r in model.transcribe_batch(requests)
+        ]
+
+    return decode

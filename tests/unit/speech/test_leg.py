@@ -1,0 +1,136 @@
+"""LegRecognizer: what gets decoded when, and what reaches the transcript."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from jiesu.engine.audio import AudioChunk, Leg
+from jiesu.engine.speech.endpointer import EndpointerConfig
+from jiesu.engine.speech.hotwords import HotwordCorrector
+from jiesu.engine.speech.leg import Decode, DecodedText, LegRecognizer, RecognizerConfig
+from jiesu.engine.speech.textnorm import TextNormalizer
+
+FRAME = 320  # 20 ms at 16 kHz
+
+
+def chunks(pattern: str, first_seq: int = 0) -> Iterator[AudioChunk]:
+    """One 20 ms chunk per character: 'S' speech (loud), '.' silence; sample 0 holds the seq."""
+    for seq, mark in enumerate(pattern, start=first_seq):
+        level = 8000 if mark == "S" else 0
+        pcm = np.full(FRAME, level, dtype=np.int16)
+        pcm[0] = seq  # lets a test find which chunks a decode was given
+        yield AudioChunk("call-1", Leg.CALLER, seq, seq * 20, pcm)
+
+
+def recognizer(hotwords: tuple[str, ...] = ()) -> LegRecognizer:
+    return LegRecognizer(
+        call_id="call-1",
+        leg=Leg.CALLER,
+        speech_probability=lambda pcm: 1.0 if pcm[1:].any() else 0.0,
+        normalizer=TextNormalizer(),
+        hotwords=HotwordCorrector(hotwords) if hotwords else None,
+        hotword_prompt=hotwords,
+        config=RecognizerConfig(
+            endpointer=EndpointerConfig(
+                min_speech_ms=100, hangover_ms=300, partial_interval_ms=500
+            ),
+            preroll_ms=100,
+        ),
+    )
+
+
+def run(rec: LegRecognizer, pattern: str, first_seq: int = 0) -> list[Decode]:
+    work: list[Decode] = []
+    for chunk in chunks(pattern, first_seq):
+        work += rec.push(chunk)
+    return work
+
+
+def test_silence_and_clicks_are_never_decoded() -> None:
+    rec = recognizer()
+    assert run(rec, "." * 500 + "SS" + "." * 100 + "S" + "." * 200) == []
+    assert rec.flush() == []
+
+
+def test_speech_gives_partials_then_one_final_with_its_audio() -> None:
+    rec = recognizer()
+    work = run(rec, "." * 50 + "S" * 100 + "." * 50)
+    partials = [w for w in work if not w.final]
+    finals = [w for w in work if w.final]
+    assert len(finals) == 1 and len(partials) >= 3
+    final = finals[0]
+    assert final.utterance_id == "caller-1"
+    assert 1000 - 20 <= final.t_start <= 1000 + 100
+    # the final carries the utterance's audio from its pre-roll to its end, in order
+    first_seq = int(final.pcm[0])
+    assert first_seq * 20 == final.t_start - 100
+    assert len(final.pcm) == (final.t_end - final.t_start + 100) * 16
+    assert all(p.revision == i + 1 for i, p in enumerate(partials))
+    assert all(p.t_end <= final.t_end for p in partials)
+
+
+def test_two_utterances_have_their_own_ids_and_prompts_carry_history() -> None:
+    rec = recognizer(hotwords=("社保缴费",))
+    work = run(rec, "S" * 60 + "." * 40 + "S" * 60 + "." * 40)
+    finals = [w for w in work if w.final]
+    assert [f.utterance_id for f in finals] == ["caller-1", "caller-2"]
+    assert finals[0].prompt.startswith("社保缴费")
+    payload = rec.on_final(finals[0], DecodedText("我想问一下射爆脚费"))
+    assert payload is not None and payload.text == "我想问一下社保缴费"
+    # the next utterance's decode is prompted with what was said before
+    later = run(rec, "S" * 60 + "." * 40, first_seq=200)
+    assert "我想问一下社保缴费" in next(w for w in later if w.final).prompt
+
+
+def test_final_text_is_simplified_and_normalised() -> None:
+    rec = recognizer()
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    payload = rec.on_final(final, DecodedText("我的電話是幺三八一二三四五六七八"))
+    assert payload is not None
+    assert payload.text.startswith("我的电话是13812345678")
+    assert payload.leg is Leg.CALLER and payload.t_start == final.t_start
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        DecodedText("谢谢观看", no_speech_prob=0.1, avg_logprob=-0.2),
+        DecodedText("第1名", no_speech_prob=0.9, avg_logprob=-1.5),
+        DecodedText("\ufffd  ", no_speech_prob=0.1, avg_logprob=-0.2),
+    ],
+)
+def test_invented_text_is_dropped_and_counted(result: DecodedText) -> None:
+    rec = recognizer()
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    assert rec.on_final(final, result) is None
+    assert rec.dropped_finals == 1
+
+
+def test_stale_partials_are_ignored() -> None:
+    rec = recognizer()
+    work = run(rec, "S" * 80)
+    first, second = work[0], work[1]
+    assert rec.on_partial(second, DecodedText("我想问")) is not None
+    assert rec.on_partial(first, DecodedText("我")) is None  # older revision came late
+    end = rec.flush()
+    assert [w.final for w in end] == [True]
+    assert rec.on_partial(second, DecodedText("我想问一下")) is None  # utterance is final
+
+
+def test_partial_reports_stable_prefix_and_drops_broken_characters() -> None:
+    rec = recognizer()
+    partials = [w for w in run(rec, "S" * 100) if not w.final]
+    first = rec.on_partial(partials[0], DecodedText("我想问\ufffd"))
+    second = rec.on_partial(partials[1], DecodedText("我想问一下社保"))
+    assert first is not None and "\ufffd" not in first.text
+    assert second is not None and second.text.startswith("我想问")
+    assert second.stable_chars >= 3
+
+
+def test_buffer_stays_bounded_on_a_long_silent_leg() -> None:
+    rec = recognizer()
+    run(rec, "." * 5000)
+    assert len(rec._chunks) < 100
