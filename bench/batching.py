@@ -331,6 +331,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     if args.calls < 1 or args.utterances < 1 or args.rounds < 1 or args.max_seconds <= 0:
         raise SystemExit("--calls, --utterances and --rounds must be >= 1, --max-seconds > 0")
     clips = load_clips(args.audio, args.max_seconds)
+    load_before = os.getloadavg()
     compute_type: str = args.compute_type or DEFAULT_COMPUTE_TYPE[args.device]
     max_batch: int = args.max_batch or args.calls
 
@@ -352,6 +353,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         max_batch=max_batch, max_wait_ms=args.max_wait_ms, max_queue=max(256, 2 * args.calls)
     )
     figures = asyncio.run(measure(model.transcribe_batch, work, args.rounds, config))
+    load_after = os.getloadavg()
 
     target_calls, target_ratio = TARGETS[args.device]
     ratio = figures["ratio"]
@@ -392,6 +394,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "cpu_model": _cpu_model(),
+        # Other processes on the machine compete for the same cores; the 1-minute load average
+        # before and after shows how busy it was (the interleaved rounds share that noise).
+        "loadavg_1m_before": round(load_before[0], 2),
+        "loadavg_1m_after": round(load_after[0], 2),
         "cuda_devices": int(ctranslate2.get_cuda_device_count()),
         "python": platform.python_version(),
         "platform": platform.platform(),
