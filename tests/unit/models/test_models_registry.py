@@ -149,3 +149,14 @@ def test_bucket_is_the_smallest_window_that_fits_speech_plus_margin() -> None:
     assert bucket_for(16_000 * 29) == 3000
     assert bucket_for(16_000 * 40) == 3000
     assert bucket_for(16_000 * 4, margin_frames=200) == 1000
+
+
+def test_decoder_loops_are_recognised() -> None:
+    from jiesu.models.whisper_ct2 import is_looping
+
+    assert is_looping("广州市佛地产中间协会分析" * 3)
+    assert is_looping("我还是回来行行行行行行行行行行行")
+    assert is_looping("abc " * 40)
+    assert not is_looping("广州市房地产中介协会分析")
+    assert not is_looping("对对对，就是这个地方")
+    assert not is_looping("谢谢谢谢你")
