@@ -30,6 +30,7 @@ DEFAULT_CONFIG = Path("sip_config/jiesu.toml")
 
 #: Benchmark name -> module under jiesu.bench that defines add_arguments(parser) and run(args).
 BENCHMARKS = {
+    "asr-accuracy": "jiesu.bench.asr_accuracy",
     "batching": "jiesu.bench.batching",
     "gateway": "jiesu.bench.gateway",
 }

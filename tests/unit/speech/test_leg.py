@@ -25,7 +25,7 @@ def chunks(pattern: str, first_seq: int = 0) -> Iterator[AudioChunk]:
         yield AudioChunk("call-1", Leg.CALLER, seq, seq * 20, pcm)
 
 
-def recognizer(hotwords: tuple[str, ...] = ()) -> LegRecognizer:
+def recognizer(hotwords: tuple[str, ...] = (), prompts: bool = False) -> LegRecognizer:
     return LegRecognizer(
         call_id="call-1",
         leg=Leg.CALLER,
@@ -38,6 +38,8 @@ def recognizer(hotwords: tuple[str, ...] = ()) -> LegRecognizer:
                 min_speech_ms=100, hangover_ms=300, partial_interval_ms=500
             ),
             preroll_ms=100,
+            prompt_history_chars=60 if prompts else 0,
+            prompt_hotwords=prompts,
         ),
     )
 
@@ -73,7 +75,7 @@ def test_speech_gives_partials_then_one_final_with_its_audio() -> None:
 
 
 def test_two_utterances_have_their_own_ids_and_prompts_carry_history() -> None:
-    rec = recognizer(hotwords=("社保缴费",))
+    rec = recognizer(hotwords=("社保缴费",), prompts=True)
     work = run(rec, "S" * 60 + "." * 40 + "S" * 60 + "." * 40)
     finals = [w for w in work if w.final]
     assert [f.utterance_id for f in finals] == ["caller-1", "caller-2"]
@@ -83,6 +85,14 @@ def test_two_utterances_have_their_own_ids_and_prompts_carry_history() -> None:
     # the next utterance's decode is prompted with what was said before
     later = run(rec, "S" * 60 + "." * 40, first_seq=200)
     assert "我想问一下社保缴费" in next(w for w in later if w.final).prompt
+
+
+def test_prompts_are_off_by_default_but_correction_stays_on() -> None:
+    rec = recognizer(hotwords=("社保缴费",))
+    finals = [w for w in run(rec, "S" * 60 + "." * 40 + "S" * 60 + "." * 40) if w.final]
+    assert [f.prompt for f in finals] == ["", ""]
+    payload = rec.on_final(finals[0], DecodedText("我想问一下射爆脚费"))
+    assert payload is not None and payload.text == "我想问一下社保缴费"
 
 
 def test_final_text_is_simplified_and_normalised() -> None:
