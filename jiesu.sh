@@ -25,6 +25,8 @@ ensure_system() {
   if [ "${1:-}" = test ]; then
     # The Opus codec is an optional extra; the tests exercise it for real.
     need_apt libopus0 "ldconfig -p | grep -q libopus.so.0"
+    # Synthetic voices for the hotword evaluation set.
+    need_apt espeak-ng "command -v espeak-ng"
   fi
   if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     echo "jiesu.sh: installing system packages: ${APT_PACKAGES[*]}"
