@@ -180,6 +180,9 @@ class AsrRequest:
     prompt: str = ""
     language: str | None = "zh"
     window_frames: int | None = None
+    #: Beam width for this request; None: the model's default. Partials use 1 (greedy): they
+    #: are replaced a moment later, and a beam of 5 costs them several times the time.
+    beam_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -314,22 +317,27 @@ class WhisperCt2:
         Results come back in the order of ``requests``.
         """
         results: list[AsrResult | None] = [None] * len(requests)
-        groups: dict[int, list[int]] = {}
+        # One generate per (window, beam): CTranslate2 takes one beam width per call.
+        groups: dict[tuple[int, int], list[int]] = {}
         for index, request in enumerate(requests):
-            groups.setdefault(self.window_for(request), []).append(index)
+            beam = request.beam_size or self.beam_size
+            groups.setdefault((self.window_for(request), beam), []).append(index)
         while groups:
-            retry: dict[int, list[int]] = {}
-            for window, indices in sorted(groups.items()):
+            retry: dict[tuple[int, int], list[int]] = {}
+            for (window, beam), indices in sorted(groups.items()):
                 batch = [requests[i] for i in indices]
-                for i, result in zip(indices, self._run_window(batch, window), strict=True):
+                for i, result in zip(indices, self._run_window(batch, window, beam), strict=True):
                     results[i] = result
                     larger = [b for b in self.buckets if b > window]
                     if larger and is_looping(result.text):
-                        retry.setdefault(larger[0], []).append(i)
+                        retry.setdefault((larger[0], beam), []).append(i)
             groups = retry
         return [r for r in results if r is not None]
 
-    def _run_window(self, batch: Sequence[AsrRequest], window: int) -> list[AsrResult]:
+    def _run_window(
+        self, batch: Sequence[AsrRequest], window: int, beam: int | None = None
+    ) -> list[AsrResult]:
+        beam = beam or self.beam_size
         feats = np.stack([self.features(r.pcm, window) for r in batch])
         encoded: Any = None
         languages: list[tuple[str, float]] = [(r.language or "", 1.0) for r in batch]
@@ -351,13 +359,13 @@ class WhisperCt2:
         if len(groups) == 1:
             if encoded is None:
                 encoded = self._encode(feats, to_cpu=False)
-            generated = self._generate(encoded, prompts, toks[0])
+            generated = self._generate(encoded, prompts, toks[0], beam)
         else:
             # One encode for the whole window; the sub-batches share its rows.
             host = np.asarray(self._encode(feats, to_cpu=True))
             for indices in groups.values():
                 sub = ctranslate2.StorageView.from_array(np.ascontiguousarray(host[indices]))
-                part = self._generate(sub, [prompts[i] for i in indices], toks[indices[0]])
+                part = self._generate(sub, [prompts[i] for i in indices], toks[indices[0]], beam)
                 for i, result in zip(indices, part, strict=True):
                     generated[i] = result
         out: list[AsrResult] = []
@@ -392,12 +400,12 @@ class WhisperCt2:
                 prompts[i] = prompts[i][:1] + filler + prompts[i][1:]
         return prompts
 
-    def _generate(self, encoded: Any, prompts: list[list[int]], tok: Any) -> list[Any]:
+    def _generate(self, encoded: Any, prompts: list[list[int]], tok: Any, beam: int) -> list[Any]:
         return list(
             self._model.generate(
                 encoded,
                 prompts,
-                beam_size=self.beam_size,
+                beam_size=beam,
                 patience=1.0,
                 length_penalty=1.0,
                 max_length=self.max_length,

@@ -231,7 +231,12 @@ def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
 
     def decode(batch: list[Decode]) -> list[DecodedText]:
         requests = [
-            AsrRequest(pcm_to_float(d.pcm[: 30 * 16000]), prompt=d.prompt, language=language)
+            AsrRequest(
+                pcm_to_float(d.pcm[: 30 * 16000]),
+                prompt=d.prompt,
+                language=language,
+                beam_size=None if d.final else 1,
+            )
             for d in batch
         ]
         return [
