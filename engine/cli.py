@@ -32,7 +32,10 @@ DEFAULT_CONFIG = Path("sip_config/jiesu.toml")
 BENCHMARKS = {
     "asr-accuracy": "jiesu.bench.asr_accuracy",
     "batching": "jiesu.bench.batching",
+    "capacity": "jiesu.bench.capacity",
     "gateway": "jiesu.bench.gateway",
+    "nonspeech": "jiesu.bench.nonspeech_bench",
+    "latency": "jiesu.bench.latency",
 }
 
 log = logging.getLogger("jiesu")
