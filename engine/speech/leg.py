@@ -10,7 +10,7 @@ model, reads a clock or awaits.
 
 Guards against invented text: only audio the endpointer judged to be speech is ever decoded; a
 final whose decoder says "no speech" or whose text is a known Whisper filler on a short
-utterance is dropped (and counted by the caller).
+utterance is dropped (and counted by the caller); a partial judged the same way is not shown.
 """
 
 from __future__ import annotations
@@ -235,7 +235,8 @@ class LegRecognizer:
         ):
             return None
         text = _clean(self.normalizer.to_simplified(result.text))
-        if not text:
+        # The finals' guards apply to partials too: never show text the final would drop.
+        if not text or self._invented(decode, result, text):
             return None
         utterance.published_revision = decode.revision
         agreement = utterance.agreement.insert(_spread(text, decode.t_start, decode.t_end))
