@@ -64,6 +64,8 @@ MAX_WINDOW_FRAMES = 3000
 DEFAULT_MARGIN_FRAMES = 100
 """Frames of padding kept after the speech when choosing a bucket (1 s). With only 0.5 s,
 Whisper base looped ("ABCABCABC...") on a 4.3 s AISHELL clip in the 5 s window."""
+TOKENS_PER_SECOND_CAP = 15
+"""Decoded tokens allowed per second of audio (about twice fast Mandarin speech)."""
 MAX_COMPRESSION_RATIO = 2.4
 """Text that zlib compresses better than this is a repetition loop (faster-whisper's threshold):
 the request is decoded again in the next larger window."""
@@ -180,6 +182,8 @@ class AsrRequest:
     prompt: str = ""
     language: str | None = "zh"
     window_frames: int | None = None
+    #: Decode again in a larger window when the text loops (finals); partials skip that.
+    retry_loops: bool = True
     #: Beam width for this request; None: the model's default. Partials use 1 (greedy): they
     #: are replaced a moment later, and a beam of 5 costs them several times the time.
     beam_size: int | None = None
@@ -329,7 +333,7 @@ class WhisperCt2:
                 for i, result in zip(indices, self._run_window(batch, window, beam), strict=True):
                     results[i] = result
                     larger = [b for b in self.buckets if b > window]
-                    if larger and is_looping(result.text):
+                    if larger and requests[i].retry_loops and is_looping(result.text):
                         retry.setdefault((larger[0], beam), []).append(i)
             groups = retry
         return [r for r in results if r is not None]
@@ -359,13 +363,19 @@ class WhisperCt2:
         if len(groups) == 1:
             if encoded is None:
                 encoded = self._encode(feats, to_cpu=False)
-            generated = self._generate(encoded, prompts, toks[0], beam)
+            generated = self._generate(encoded, prompts, toks[0], beam, self._length_cap(batch))
         else:
             # One encode for the whole window; the sub-batches share its rows.
             host = np.asarray(self._encode(feats, to_cpu=True))
             for indices in groups.values():
                 sub = ctranslate2.StorageView.from_array(np.ascontiguousarray(host[indices]))
-                part = self._generate(sub, [prompts[i] for i in indices], toks[indices[0]], beam)
+                part = self._generate(
+                    sub,
+                    [prompts[i] for i in indices],
+                    toks[indices[0]],
+                    beam,
+                    self._length_cap(batch),
+                )
                 for i, result in zip(indices, part, strict=True):
                     generated[i] = result
         out: list[AsrResult] = []
@@ -400,7 +410,19 @@ class WhisperCt2:
                 prompts[i] = prompts[i][:1] + filler + prompts[i][1:]
         return prompts
 
-    def _generate(self, encoded: Any, prompts: list[list[int]], tok: Any, beam: int) -> list[Any]:
+    def _length_cap(self, batch: Sequence[AsrRequest]) -> int:
+        """Most tokens worth generating for this audio: a loop stops there instead of at 448.
+
+        Fast Mandarin is about 6 characters a second and a character is 1-2 tokens; a greedy
+        partial that looped to 448 tokens held the model thread for 1.7 s.
+        """
+        seconds = max(len(r.pcm) for r in batch) / SAMPLE_RATE
+        prompt = max((len(r.prompt) for r in batch), default=0) * 2
+        return min(self.max_length, prompt + 24 + int(seconds * TOKENS_PER_SECOND_CAP))
+
+    def _generate(
+        self, encoded: Any, prompts: list[list[int]], tok: Any, beam: int, max_length: int
+    ) -> list[Any]:
         return list(
             self._model.generate(
                 encoded,
@@ -408,7 +430,7 @@ class WhisperCt2:
                 beam_size=beam,
                 patience=1.0,
                 length_penalty=1.0,
-                max_length=self.max_length,
+                max_length=max_length,
                 return_scores=True,
                 return_no_speech_prob=True,
                 suppress_blank=True,

@@ -225,7 +225,7 @@ def silero_vad_factory(threads: int = 1) -> VadFactory:
 
 def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
     """Adapt a :class:`~jiesu.models.whisper_ct2.WhisperCt2` to :data:`DecodeBatch`."""
-    from jiesu.models.whisper_ct2 import AsrRequest, WhisperCt2
+    from jiesu.models.whisper_ct2 import AsrRequest, WhisperCt2, is_looping
 
     assert isinstance(model, WhisperCt2)
 
@@ -236,12 +236,18 @@ def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
                 prompt=d.prompt,
                 language=language,
                 beam_size=None if d.final else 1,
+                retry_loops=d.final,
             )
             for d in batch
         ]
         return [
-            DecodedText(r.text, r.no_speech_prob, r.avg_logprob)
-            for r in model.transcribe_batch(requests)
+            # A looping partial is noise that the next partial replaces: show nothing for it.
+            DecodedText(
+                "" if not d.final and is_looping(r.text) else r.text,
+                r.no_speech_prob,
+                r.avg_logprob,
+            )
+            for d, r in zip(batch, model.transcribe_batch(requests), strict=True)
         ]
 
     return decode
