@@ -38,6 +38,10 @@ BENCHMARKS = {
     "latency": "jiesu.bench.latency",
 }
 
+#: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary
+#: of what was trained: data, metrics, where the artefact was written).
+TRAINERS: dict[str, str] = {}
+
 log = logging.getLogger("jiesu")
 
 
@@ -72,6 +76,23 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         parser.add_argument("--check", action="store_true", help="exit 4 if the target is missed")
         module.add_arguments(parser)
         parser.set_defaults(bench_module=module)
+
+
+def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    train = sub.add_parser(
+        "train",
+        help="rebuild a shipped model artefact from data",
+        description="Trainers read the data they are pointed at and write the artefact with "
+        "its provenance (data, command, metrics) beside it.",
+    )
+    names = train.add_subparsers(dest="trainer", required=True, metavar="NAME")
+    for name, module_name in TRAINERS.items():
+        module = importlib.import_module(module_name)
+        summary = (module.__doc__ or name).strip().splitlines()[0]
+        parser = names.add_parser(name, help=summary, description=module.__doc__)
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        module.add_arguments(parser)
+        parser.set_defaults(train_module=module)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_option(check)
 
     _add_bench(sub)
+    _add_train(sub)
     return parser
 
 
@@ -214,6 +236,16 @@ def _run_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_train(args: argparse.Namespace) -> int:
+    summary = args.train_module.run(args)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from jiesu.engine.logsetup import configure_logging
@@ -224,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema(args)
         if args.command == "bench":
             return _run_bench(args)
+        if args.command == "train":
+            return _run_train(args)
         config = _load(args.config)
         if args.command == "check-config":
             print(f"{config.source}: ok")
