@@ -27,6 +27,8 @@ ensure_system() {
     need_apt libopus0 "ldconfig -p | grep -q libopus.so.0"
     # Synthetic voices for the hotword evaluation set.
     need_apt espeak-ng "command -v espeak-ng"
+    # A real browser for the screen tests (Playwright drives Debian's Chromium).
+    need_apt chromium "test -x /usr/bin/chromium"
   fi
   if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     echo "jiesu.sh: installing system packages: ${APT_PACKAGES[*]}"
