@@ -29,6 +29,8 @@ ensure_system() {
     need_apt espeak-ng "command -v espeak-ng"
     # A real browser for the screen tests (Playwright drives Debian's Chromium).
     need_apt chromium "test -x /usr/bin/chromium"
+    # A Chinese font, so the screenshots of the screens show characters, not boxes.
+    need_apt fonts-wqy-microhei "fc-list :lang=zh | grep -q ."
   fi
   if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     echo "jiesu.sh: installing system packages: ${APT_PACKAGES[*]}"
