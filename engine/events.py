@@ -175,6 +175,25 @@ class KnowledgeSuggestion:
 
 
 @dataclass(frozen=True, slots=True)
+class CallerProfile:
+    """诉求人画像: the caller's past tickets, found by their number at call start."""
+
+    TYPE: ClassVar[str] = "caller.profile"
+    #: The caller's number masked; the clear number never travels here.
+    caller_masked: str
+    ticket_count: int
+    open_count: int
+    #: Level-1 categories of past tickets with their counts (as the score), most frequent first.
+    categories: tuple[ScoredValue, ...] = ()
+    last_ticket_id: str = ""
+    last_category: str = ""
+    last_status: str = ""
+    last_outcome: str = ""
+    #: ``t_wall`` (ms since the Unix epoch) of the last ticket; 0 when there is none.
+    last_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class EmotionAlert:
     TYPE: ClassVar[str] = "alert.emotion"
     leg: Leg
@@ -209,6 +228,7 @@ Payload = (
     | SpeakerTurn
     | TicketField
     | KnowledgeSuggestion
+    | CallerProfile
     | EmotionAlert
     | RiskAlert
     | CoachingTip
@@ -226,6 +246,7 @@ PAYLOAD_TYPES: MappingProxyType[str, type[Payload]] = MappingProxyType(
             SpeakerTurn,
             TicketField,
             KnowledgeSuggestion,
+            CallerProfile,
             EmotionAlert,
             RiskAlert,
             CoachingTip,

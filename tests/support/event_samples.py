@@ -6,6 +6,7 @@ from jiesu.engine.audio import Leg
 from jiesu.engine.events import (
     AlertLevel,
     CallEnded,
+    CallerProfile,
     CallMode,
     CallStarted,
     CallState,
@@ -50,6 +51,17 @@ SAMPLES = [
     TicketField("caller_name", "王先生", 1.0, FieldOrigin.AGENT, True),
     KnowledgeSuggestion(
         "kb-017", "2026.3", "社保缴费基数", "缴费基数按…", 0.74, ("社保缴费",), "u1"
+    ),
+    CallerProfile(
+        "138****5678",
+        3,
+        1,
+        (ScoredValue("城乡建设", 2), ScoredValue("交通运输", 1)),
+        "T0123456789ABCDEF",
+        "城乡建设/城市建设和市政管理/噪音扰民",
+        "open",
+        "",
+        1763900000000,
     ),
     EmotionAlert(Leg.CALLER, AlertLevel.WARNING, "angry", 0.86, "连续三句语气激烈"),
     RiskAlert("self_harm", AlertLevel.CRITICAL, "提到轻生", "不想活了"),
