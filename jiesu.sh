@@ -31,6 +31,8 @@ ensure_system() {
     need_apt chromium "test -x /usr/bin/chromium"
     # A Chinese font, so the screenshots of the screens show characters, not boxes.
     need_apt fonts-wqy-microhei "fc-list :lang=zh | grep -q ."
+    # A real PostgreSQL server for the ticket store tests (each test starts its own cluster).
+    need_apt postgresql "ls /usr/lib/postgresql/*/bin/initdb"
   fi
   if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     echo "jiesu.sh: installing system packages: ${APT_PACKAGES[*]}"

@@ -1,0 +1,2 @@
+"""Assist: what the agent gets while the caller talks (work order, extraction, classification,
+knowledge suggestions, caller history)."""

@@ -1,0 +1,158 @@
+"""The extraction and classification functions the ticket filler uses, as one bundle.
+
+The filler depends on these shapes only (structural protocols), so that unit tests can hand it
+small doubles and the product hands it the real modules (:func:`load_toolkit`): the spoken-digit
+extractors, the address CRF, the category classifier with its department router and the
+request-type/urgency classifiers of ``jiesu.engine.assist.extract`` and ``.classify``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+
+class PhoneLike(Protocol):
+    @property
+    def number(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class IdLike(Protocol):
+    @property
+    def number(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def checksum_ok(self) -> bool: ...
+
+
+class NameLike(Protocol):
+    @property
+    def full_name(self) -> str | None: ...
+    @property
+    def surname(self) -> str: ...
+    @property
+    def honorific(self) -> str | None: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def confidence(self) -> float: ...
+
+
+class TimeLike(Protocol):
+    @property
+    def start_time(self) -> datetime: ...
+    @property
+    def end_time(self) -> datetime | None: ...
+    @property
+    def text_start(self) -> int: ...
+    @property
+    def text_end(self) -> int: ...
+    @property
+    def confidence(self) -> float: ...
+
+
+class AddressLike(Protocol):
+    @property
+    def components(self) -> Mapping[str, str]: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def confidence(self) -> float: ...
+
+
+class ScoredLike(Protocol):
+    @property
+    def label(self) -> str: ...
+    @property
+    def probability(self) -> float: ...
+
+
+class CategoryLike(Protocol):
+    @property
+    def level1(self) -> Sequence[ScoredLike]: ...
+    @property
+    def path(self) -> Sequence[str]: ...
+    @property
+    def path_confidence(self) -> float: ...
+
+
+class DepartmentsLike(Protocol):
+    @property
+    def top3(self) -> Sequence[ScoredLike]: ...
+    @property
+    def ready_to_dispatch(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AssistToolkit:
+    """Pure text -> values functions (models loaded once, shared by every call)."""
+
+    phones: Callable[[str], Sequence[PhoneLike]]
+    id_numbers: Callable[[str], Sequence[IdLike]]
+    names: Callable[[str], Sequence[NameLike]]
+    times: Callable[[str, datetime], Sequence[TimeLike]]
+    addresses: Callable[[str], Sequence[AddressLike]]
+    #: Category prediction and the department recommendation derived from it.
+    classify: Callable[[str], tuple[CategoryLike, DepartmentsLike]]
+    request_type: Callable[[str], Sequence[ScoredLike]]
+    urgency: Callable[[str], ScoredLike]
+
+
+def load_toolkit(departments_file: Path | None = None) -> AssistToolkit:
+    """The real extractors and classifiers (blocking: loads models; run off the event loop).
+
+    Raises ImportError when the extraction or classification modules are not installed.
+    """
+    # Imported by name: the extraction and classification packages are separate modules that
+    # load models; nothing of them is imported until the runtime asks for the toolkit.
+    extract = "jiesu.engine.assist.extract"
+    phone = importlib.import_module(f"{extract}.phone")
+    idcard = importlib.import_module(f"{extract}.idcard")
+    names = importlib.import_module(f"{extract}.names")
+    when = importlib.import_module(f"{extract}.when")
+    address = importlib.import_module(f"{extract}.address")
+    classify_mod = importlib.import_module("jiesu.engine.assist.classify")
+
+    classifier = classify_mod.CategoryClassifier.load_default()
+    router = classify_mod.DepartmentRouter.from_config(
+        departments_file
+        if departments_file is not None
+        else Path(__file__).resolve().parents[2] / "sip_config" / "departments.toml"
+    )
+    parser = address.AddressParser.load_default()
+
+    def classify(text: str) -> tuple[CategoryLike, DepartmentsLike]:
+        prediction = classifier.predict(text)
+        return prediction, router.route(prediction)
+
+    return AssistToolkit(
+        phones=phone.extract_phones,
+        id_numbers=idcard.extract_id_numbers,
+        names=names.extract_names,
+        times=when.extract_times,
+        addresses=parser.parse,
+        classify=classify,
+        request_type=classify_mod.classify_request_type,
+        urgency=classify_mod.classify_urgency,
+    )
