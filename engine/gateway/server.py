@@ -9,7 +9,8 @@ task. The log listener only routes and enqueues (O(targets), never awaits): one 
 slowness never delays another screen or the producer. A screen whose outbox overflows gets a
 ``resync`` message written past its queue and is closed with 4408.
 
-Plain HTTP on the same port: ``GET /healthz`` and ``GET /metrics``.
+Plain HTTP on the same port: ``GET /healthz``, ``GET /metrics``, and the screens' web files
+(``/``, ``/agent``, ``/supervisor``, ``/assets/NAME``; see :mod:`jiesu.engine.gateway.static`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
@@ -53,6 +55,7 @@ from jiesu.engine.gateway.protocol import (
     message_to_json,
     parse_client_message,
 )
+from jiesu.engine.gateway.static import StaticReply, StaticSite
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.wire import ProtocolError
 
@@ -155,8 +158,10 @@ class Gateway:
         *,
         write_limit: int = 64 * 1024,
         close_timeout_s: float = 5.0,
+        site: StaticSite | None = None,
     ) -> None:
         self._config = config
+        self._site = StaticSite.from_package() if site is None else site
         self._signer = signer
         self._log = log
         self._metrics = metrics
@@ -246,6 +251,9 @@ class Gateway:
         if path == "/metrics":
             return ws.respond(http.HTTPStatus.OK, self._metrics.render())
         if "Upgrade" not in request.headers:
+            page = self._site.reply(path, request.headers.get("If-None-Match"))
+            if page is not None:
+                return _http_response(page)
             return ws.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
         if len(self._connections) >= self._config.max_screens:
             self._metrics.inc(M_CAPACITY_REFUSED)
@@ -665,6 +673,11 @@ class Gateway:
             self._screens.remove(screen)
             self._metrics.set_gauge(M_SCREENS, len(self._screens))
             log.info("screen closed: %r code %s", screen, screen.ws.close_code)
+
+
+def _http_response(reply: StaticReply) -> Response:
+    status = http.HTTPStatus(reply.status)
+    return Response(reply.status, status.phrase, Headers(reply.headers), reply.body)
 
 
 def _discard(index: dict[_K, set[_Screen]], key: _K, screen: _Screen) -> None:
