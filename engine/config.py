@@ -79,6 +79,13 @@ class StorageConfig:
     event_log: Path = Path("var/jiesu.sqlite3")
     #: SQLite ``synchronous`` for the event log: FULL survives power loss, NORMAL a process crash.
     synchronous: typing.Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    #: Tickets, transcripts and caller history (SQLite, WAL) unless ``dsn`` is set.
+    tickets: Path = Path("var/tickets.sqlite3")
+    #: PostgreSQL connection string (``postgresql://…`` or ``host=… dbname=…``) for the ticket
+    #: store; empty: SQLite at ``tickets``.
+    dsn: str = ""
+    #: HMAC key (created with mode 0600) for the callers' pseudonymous keys in the ticket store.
+    caller_key_secret_file: Path = Path("var/caller.secret")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,20 @@ class SpeechConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AssistConfig:
+    """Work order filling, caller history and duplicate detection (issue 5)."""
+
+    enabled: bool = True
+    #: The work-order schema (fields, taxonomy, dispatch threshold, duplicate window).
+    workorder_file: Path = Path("sip_config/workorder.toml")
+    #: Category -> departments mapping used for the department recommendation.
+    departments_file: Path = Path("sip_config/departments.toml")
+    #: Events one call may have waiting for the assist stages; past it they are re-read from
+    #: the event log once the stage catches up.
+    queue_limit: int = _bounded(256, 8, 100_000)
+
+
+@dataclass(frozen=True, slots=True)
 class JiesuConfig:
     hotline: str = "12345"
     gateway: GatewayConfig = GatewayConfig()
@@ -112,6 +133,7 @@ class JiesuConfig:
     auth: AuthConfig = AuthConfig()
     storage: StorageConfig = StorageConfig()
     speech: SpeechConfig = SpeechConfig()
+    assist: AssistConfig = AssistConfig()
     #: The file this was read from, for messages; not a setting.
     source: Path = field(default=Path("<defaults>"), metadata={"internal": True})
 
