@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from jiesu.engine.assist.stages import AssistService
 from jiesu.engine.audio import AudioChunk
 from jiesu.engine.auth import TokenSigner, load_or_create_secret
-from jiesu.engine.config import JiesuConfig, SpeechConfig
+from jiesu.engine.config import AssistConfig, JiesuConfig, SpeechConfig, StorageConfig
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import CallEnded, CallStarted, CallState, CallStateChanged
 from jiesu.engine.gateway.server import Gateway
@@ -32,6 +33,7 @@ from jiesu.engine.speech.pipeline import (
     silero_vad_factory,
     whisper_decoder,
 )
+from jiesu.engine.storage.keys import CallerKeyer
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,12 @@ class CallAudioRouter(IngestSink):
     event_log: EventLog
     metrics: Metrics
     speech: SpeechPipeline | None = None
+    #: The work-order stages; they learn the caller's key before the call's first event.
+    assist: AssistService | None = None
 
     async def call_started(self, call: IngestCall) -> None:
+        if self.assist is not None:
+            self.assist.open_call(call)
         await self.event_log.append(
             call.call_id,
             0,
@@ -91,7 +97,13 @@ class Runtime:
         self.event_log = EventLog(config.storage.event_log, synchronous=config.storage.synchronous)
         self.router = CallAudioRouter(self.event_log, self.metrics)
         self.gateway = Gateway(config.gateway, self.signer, self.event_log, self.metrics, clock)
-        self.ingest = IngestServer(config.ingest, self.signer, self.router, self.metrics)
+        self.caller_keyer = CallerKeyer(
+            load_or_create_secret(config.storage.caller_key_secret_file)
+        )
+        self.ingest = IngestServer(
+            config.ingest, self.signer, self.router, self.metrics, caller_keyer=self.caller_keyer
+        )
+        self.assist: AssistService | None = None
 
     async def start(self) -> None:
         await self.event_log.start()
@@ -99,6 +111,19 @@ class Runtime:
             self.router.speech = await asyncio.to_thread(
                 build_speech_pipeline, self.config.speech, self.event_log, self.metrics
             )
+        if self.config.assist.enabled:
+            self.assist = await build_assist(
+                self.config.assist,
+                self.config.storage,
+                self.config.hotline,
+                self.event_log,
+                self.metrics,
+                self.caller_keyer,
+            )
+            if self.assist is not None:
+                await self.assist.start()
+                self.router.assist = self.assist
+                self.gateway.field_editor = self.assist.edit
         await self.gateway.start()
         await self.ingest.start()
         gw, ing = self.config.gateway, self.config.ingest
@@ -112,6 +137,10 @@ class Runtime:
         await self.ingest.close()
         if self.router.speech is not None:
             await self.router.speech.close()
+        if self.assist is not None:
+            # The last finals' fields and the final ticket save go in before the log closes.
+            await self.assist.idle()
+            await self.assist.close()
         await self.gateway.close()
         await self.event_log.close()
 
@@ -173,6 +202,47 @@ def load_hotwords(path: Path) -> tuple[str, ...]:
 
     collect(tomllib.loads(path.read_text(encoding="utf-8")))
     return tuple(dict.fromkeys(words))
+
+
+async def build_assist(
+    config: AssistConfig,
+    storage: StorageConfig,
+    hotline: str,
+    event_log: EventLog,
+    metrics: Metrics,
+    keyer: CallerKeyer,
+) -> AssistService | None:
+    """Load the schema, the models and the ticket store (off the loop); None if they cannot be
+    loaded: the engine then runs without the work order, and says why."""
+    from jiesu.engine.assist.filler import TicketFiller
+    from jiesu.engine.assist.toolkit import load_toolkit
+    from jiesu.engine.assist.workorder import WorkOrderSchema
+    from jiesu.engine.storage import open_store
+
+    began = time.monotonic()
+    try:
+        schema = WorkOrderSchema.load(config.workorder_file)
+        toolkit = await asyncio.to_thread(load_toolkit, config.departments_file)
+        store = await asyncio.to_thread(open_store, storage.dsn, str(storage.tickets))
+    except Exception as exc:
+        metrics.inc("assist_disabled_total")
+        log.error("assist disabled (no work order, caller history or tickets): %s", exc)
+        return None
+    log.info(
+        "assist: %d work-order fields, tickets in %s, loaded in %.1f s",
+        len(schema.fields),
+        "PostgreSQL" if storage.dsn else storage.tickets,
+        time.monotonic() - began,
+    )
+    return AssistService(
+        event_log,
+        TicketFiller(schema, toolkit),
+        metrics,
+        hotline=hotline,
+        store=store,
+        caller_keyer=keyer,
+        queue_limit=config.queue_limit,
+    )
 
 
 def build_speech_pipeline(

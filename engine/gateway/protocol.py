@@ -1,7 +1,7 @@
 """Screen control messages: typed frozen dataclasses and their JSON text form.
 
 A screen talks to the gateway in JSON text frames, each an object with a ``type``. The client
-sends ``hello`` (once, first), ``follow`` and ``unfollow``; the server answers with ``welcome``,
+sends ``hello`` (once, first), ``follow``, ``unfollow`` and ``ticket.edit`` (an agent's field edit); the server answers with ``welcome``,
 ``following``, ``unfollowed``, ``error`` and ``resync``, and streams call events in their own
 form (:func:`jiesu.engine.events.event_to_json`). See ``docs/screen-protocol.md``.
 
@@ -59,7 +59,27 @@ class Unfollow:
     call_id: str
 
 
-ClientMessage = Hello | Follow | Unfollow
+@dataclass(frozen=True, slots=True)
+class EditField:
+    """The agent set a work-order field by hand; the engine locks it against automatic updates.
+
+    Answered by the ``ticket.field`` event (``origin: agent``, ``locked: true``) on the call's
+    stream, or by an ``error`` naming the call.
+    """
+
+    type: Literal["ticket.edit"] = field(default="ticket.edit", kw_only=True)
+    call_id: str
+    field: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if not self.call_id or not self.field:
+            raise ValueError("call_id and field must not be empty")
+        if len(self.value) > 2000:
+            raise ValueError("value is longer than 2000 characters")
+
+
+ClientMessage = Hello | Follow | Unfollow | EditField
 
 
 def wire_name(cls: type[Any]) -> str:
@@ -71,7 +91,7 @@ def wire_name(cls: type[Any]) -> str:
 
 
 CLIENT_TYPES: MappingProxyType[str, type[ClientMessage]] = MappingProxyType(
-    {wire_name(cls): cls for cls in (Hello, Follow, Unfollow)}
+    {wire_name(cls): cls for cls in (Hello, Follow, Unfollow, EditField)}
 )
 
 

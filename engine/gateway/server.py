@@ -19,7 +19,7 @@ import asyncio
 import http
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -43,6 +43,7 @@ from jiesu.engine.gateway.protocol import (
     CLOSE_TRY_AGAIN_LATER,
     SCREEN_PROTOCOL,
     BoardEntry,
+    EditField,
     Error,
     Follow,
     Following,
@@ -62,6 +63,20 @@ from jiesu.engine.wire import ProtocolError
 log = logging.getLogger(__name__)
 
 _K = TypeVar("_K", bound=Hashable)
+
+
+class EditRefused(Exception):
+    """A field editor refused an edit; the screen gets an ``error`` with this code."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail
+
+
+#: Applies an agent's field edit (``sub`` of the screen's token, the message); raises
+#: :class:`EditRefused`. Set by the runtime when the assist stages run.
+FieldEditor = Callable[[str, EditField], Awaitable[None]]
 
 #: A screen is closed (4400) after this many malformed messages.
 MAX_BAD_MESSAGES = 20
@@ -180,6 +195,8 @@ class Gateway:
         self._board_agent: dict[tuple[str, str], set[_Screen]] = {}
         self._board_call: dict[str, set[_Screen]] = {}
         self._closers: set[asyncio.Task[None]] = set()
+        #: Where ``ticket.edit`` messages go; None: edits are refused as unavailable.
+        self.field_editor: FieldEditor | None = None
         metrics.set_gauge(M_SCREENS, 0)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -407,6 +424,8 @@ class Gateway:
                 await self._follow(screen, message)
             elif isinstance(message, Unfollow):
                 self._unfollow(screen, message.call_id)
+            elif isinstance(message, EditField):
+                await self._edit(screen, message)
             else:
                 self._bad_message(screen, "unexpected_hello", "hello is only valid first")
 
@@ -454,6 +473,31 @@ class Gateway:
         )
         screen.catch_ups[call_id] = task
         task.add_done_callback(lambda t: self._catch_up_done(screen, call_id, t))
+
+    async def _edit(self, screen: _Screen, request: EditField) -> None:
+        """An agent's field edit: allowed on calls in the screen's scope, applied by the editor."""
+        call_id = request.call_id
+        record = await self._log.call(call_id)
+        if screen.closing:
+            return
+        if record is None:
+            self._refuse_edit(screen, call_id, "not_found", "no such call")
+            return
+        if not screen.scope.covers(record.call_id, record.hotline, record.agent_id):
+            log.info("screen %r: edit of a call outside its scope refused", screen)
+            self._refuse_edit(screen, call_id, "forbidden", "call outside your scope")
+            return
+        if self.field_editor is None:
+            self._refuse_edit(screen, call_id, "unavailable", "the work order is not enabled")
+            return
+        try:
+            await self.field_editor(screen.claims.sub, request)
+        except EditRefused as exc:
+            self._refuse_edit(screen, call_id, exc.code, exc.detail)
+
+    def _refuse_edit(self, screen: _Screen, call_id: str, code: str, detail: str) -> None:
+        self._metrics.inc("gateway_edits_refused_total", labels={"reason": code})
+        self._control(screen, Error(code, code, call_id=call_id, detail=detail[:200]))
 
     def _refuse_follow(self, screen: _Screen, call_id: str, code: str, detail: str) -> None:
         self._metrics.inc(M_FOLLOWS_REFUSED, labels={"reason": code})

@@ -157,8 +157,11 @@ class IngestServer:
         max_gap_ms: int = DEFAULT_MAX_GAP_MS,
         notice_rate: float = 10.0,
         notice_burst: int = 20,
+        caller_keyer: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
+        #: Caller number -> pseudonymous key for the caller's history (assist); None: no key.
+        self._caller_keyer = caller_keyer
         self._signer = signer
         self._sink = sink
         self._metrics = metrics
@@ -395,6 +398,11 @@ class IngestServer:
             caller_masked=mask_phone(start.caller_number),
             ptime_ms=start.ptime_ms,
             source=claims.sub,
+            caller_key=(
+                self._caller_keyer(start.caller_number)
+                if self._caller_keyer is not None and start.caller_number
+                else ""
+            ),
         )
         self._starting.add(call_id)
         try:

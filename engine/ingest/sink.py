@@ -33,6 +33,9 @@ class IngestCall:
     ptime_ms: int = 20
     #: ``sub`` of the ingest token that opened the call (which connector or client).
     source: str = ""
+    #: Keyed hash of the caller's number (:class:`jiesu.engine.storage.keys.CallerKeyer`), to
+    #: find their past tickets; not reversible without the key. Empty when unknown.
+    caller_key: str = ""
 
 
 class IngestSink(Protocol):

@@ -110,6 +110,7 @@ def test_control_messages_carry_distinct_wire_names() -> None:
         "hello",
         "follow",
         "unfollow",
+        "ticket.edit",
         "welcome",
         "following",
         "unfollowed",
