@@ -36,11 +36,15 @@ BENCHMARKS = {
     "gateway": "jiesu.bench.gateway",
     "nonspeech": "jiesu.bench.nonspeech_bench",
     "latency": "jiesu.bench.latency",
+    "address": "jiesu.bench.address",
+    "phone": "jiesu.bench.phone",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary
 #: of what was trained: data, metrics, where the artefact was written).
-TRAINERS: dict[str, str] = {}
+TRAINERS: dict[str, str] = {
+    "address": "jiesu.engine.assist.extract.address_train",
+}
 
 log = logging.getLogger("jiesu")
 
