@@ -56,6 +56,10 @@ class BatcherConfig:
     max_wait_ms: float = 10.0
     #: Most requests waiting (not counting the batch being run).
     max_queue: int = 256
+    #: Whether a batch that holds finals is topped up with partials. Off: a partial may need
+    #: another window (another encode) and would lengthen the final's wait, which is the
+    #: latency the agent feels; the partial waits for the next batch or goes stale.
+    partials_beside_finals: bool = False
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
@@ -174,6 +178,10 @@ class Batcher(Generic[Req, Res]):
                 self._cancelled += 1
             raise
 
+    def waiting(self, priority: Priority) -> int:
+        """Requests of ``priority`` queued and not yet taken into a batch."""
+        return sum(1 for e in self._lanes[priority] if not e.future.done())
+
     def stats(self) -> BatcherStats:
         """The counters so far."""
         return BatcherStats(
@@ -283,6 +291,8 @@ class Batcher(Generic[Req, Res]):
         now = self._clock()
         batch: list[_Entry[Req, Res]] = []
         for priority in sorted(Priority):  # lower value first: finals before partials
+            if priority is Priority.PARTIAL and batch and not self._config.partials_beside_finals:
+                break
             lane = self._lanes[priority]
             while lane and len(batch) < self._config.max_batch:
                 entry = lane.popleft()

@@ -45,6 +45,10 @@ from jiesu.engine.speech.textnorm import TextNormalizer
 
 log = logging.getLogger(__name__)
 
+#: Padding after the speech in a partial's window (0.5 s; finals use the model's 1.5 s): a
+#: partial that loops is dropped and replaced by the next, and a smaller window is cheaper.
+PARTIAL_MARGIN_FRAMES = 50
+
 #: Decodes the texts of a batch (the model adapter, run on the batcher's thread).
 DecodeBatch = Callable[[list[Decode]], Sequence[DecodedText]]
 #: Makes the speech-probability function of a new leg (each leg has its own VAD state).
@@ -149,6 +153,11 @@ class SpeechPipeline:
             task = asyncio.create_task(self._final(call_id, leg, decode, leg.last_final))
             leg.last_final = task
         else:
+            if self._batcher.waiting(Priority.FINAL):
+                # The model is behind on finals, which matter more; this partial's audio would
+                # be stale by the time it ran. The next PartialDue brings fresher audio.
+                self._metrics.inc("asr_partials_skipped_total", labels={"reason": "finals_waiting"})
+                return
             if leg.partial_in_flight:
                 # The previous partial is still being decoded: this one would queue behind it
                 # with older audio than the next; skip it, the next PartialDue brings fresh audio.
@@ -237,6 +246,7 @@ def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
                 language=language,
                 beam_size=None if d.final else 1,
                 retry_loops=d.final,
+                margin_frames=None if d.final else PARTIAL_MARGIN_FRAMES,
             )
             for d in batch
         ]

@@ -121,6 +121,26 @@ def test_batch_of_four_equals_one_by_one(whisper: WhisperCt2, mandarin_clips: li
         assert r.tokens[-1] != 50257  # end-of-text is not part of the tokens
 
 
+def test_mixed_beams_in_one_window_share_one_encode(
+    whisper: WhisperCt2, mandarin_clips: list[Clip], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clips = short_clips(mandarin_clips)[:2]
+    greedy = [AsrRequest(c.pcm, window_frames=1000, beam_size=1) for c in clips]
+    beam = [AsrRequest(c.pcm, window_frames=1000, beam_size=5) for c in clips]
+    alone = [whisper.transcribe_batch([r])[0].text for r in greedy + beam]
+    encodes: list[int] = []
+    real_encode = whisper._encode
+
+    def counting_encode(feats: npt.NDArray[np.float32], to_cpu: bool) -> object:
+        encodes.append(len(feats))
+        return real_encode(feats, to_cpu)
+
+    monkeypatch.setattr(whisper, "_encode", counting_encode)
+    mixed = whisper.transcribe_batch([greedy[0], beam[0], greedy[1], beam[1]])
+    assert encodes == [4], "one encode of all four rows, whatever their beam"
+    assert [r.text for r in mixed] == [alone[0], alone[2], alone[1], alone[3]]
+
+
 def test_ten_second_window_gives_the_same_text_as_thirty(
     whisper: WhisperCt2, mandarin_clips: list[Clip]
 ) -> None:

@@ -143,8 +143,10 @@ def test_prepare_refuses_parts_that_do_not_match_the_registry(
 def test_bucket_is_the_smallest_window_that_fits_speech_plus_margin() -> None:
     assert WINDOW_BUCKETS == (500, 1000, 1500, 3000)
     assert bucket_for(16_000 * 2) == 500
-    assert bucket_for(16_000 * 4) == 500
-    assert bucket_for(int(16_000 * 4.6)) == 1000  # 460 frames + 50 margin > 500
+    assert bucket_for(int(16_000 * 3.5)) == 500  # 350 frames + 150 margin
+    assert bucket_for(int(16_000 * 3.6)) == 1000
+    assert bucket_for(16_000 * 4, margin_frames=50) == 500
+    assert bucket_for(int(16_000 * 4.6), margin_frames=50) == 1000  # 460 + 50 > 500
     assert bucket_for(16_000 * 12) == 1500
     assert bucket_for(16_000 * 29) == 3000
     assert bucket_for(16_000 * 40) == 3000

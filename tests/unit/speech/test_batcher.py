@@ -128,7 +128,7 @@ async def test_max_batch_splits_and_finals_go_first() -> None:
 
 async def test_stale_partial_is_skipped_but_final_runs() -> None:
     clock, model = FakeClock(), FakeModel()
-    b = make(model, clock, max_batch=4, max_wait_ms=20)
+    b = make(model, clock, max_batch=4, max_wait_ms=20, partials_beside_finals=True)
     stale = asyncio.create_task(b.submit(1, deadline=0.005, priority=Priority.PARTIAL))
     fresh = asyncio.create_task(b.submit(2, deadline=1.0, priority=Priority.PARTIAL))
     late_final = asyncio.create_task(b.submit(3, deadline=0.005, priority=Priority.FINAL))
@@ -143,9 +143,26 @@ async def test_stale_partial_is_skipped_but_final_runs() -> None:
     await b.close()
 
 
+async def test_finals_run_alone_and_partials_follow_by_default() -> None:
+    clock, model = FakeClock(), FakeModel()
+    b = make(model, clock, max_batch=4, max_wait_ms=0)
+    model.gate.clear()
+    first = asyncio.create_task(b.submit(100, deadline=FAR, priority=Priority.PARTIAL))
+    await model.started.wait()  # batch [100] is running and held
+    partial = asyncio.create_task(b.submit(1, deadline=FAR, priority=Priority.PARTIAL))
+    final = asyncio.create_task(b.submit(2, deadline=FAR, priority=Priority.FINAL))
+    await settle()
+    assert b.waiting(Priority.FINAL) == 1 and b.waiting(Priority.PARTIAL) == 1
+    model.gate.set()
+    assert await first == 200 and await final == 4 and await partial == 2
+    assert model.calls == [[100], [2], [1]]
+    assert b.waiting(Priority.FINAL) == 0 and b.waiting(Priority.PARTIAL) == 0
+    await b.close()
+
+
 async def test_bounded_queue_rejects_immediately_and_counts() -> None:
     clock, model = FakeClock(), FakeModel()
-    b = make(model, clock, max_batch=8, max_wait_ms=10, max_queue=2)
+    b = make(model, clock, max_batch=8, max_wait_ms=10, max_queue=2, partials_beside_finals=True)
     t1 = asyncio.create_task(b.submit(1, deadline=FAR, priority=Priority.PARTIAL))
     t2 = asyncio.create_task(b.submit(2, deadline=FAR, priority=Priority.FINAL))
     await settle()
