@@ -36,6 +36,7 @@ BENCHMARKS = {
     "gateway": "jiesu.bench.gateway",
     "nonspeech": "jiesu.bench.nonspeech_bench",
     "latency": "jiesu.bench.latency",
+    "workorder": "jiesu.bench.workorder",
     "address": "jiesu.bench.address",
     "phone": "jiesu.bench.phone",
 }
