@@ -1,0 +1,103 @@
+// Chinese labels for everything the screens show. Data only; one place to translate or adjust.
+
+// Work-order fields in display order. The names and labels follow sip_config/workorder.toml;
+// a field the engine sends that is not listed here is shown after these, under its own name.
+export const ORDER_FIELDS = Object.freeze([
+  ["caller_name", "来电人"],
+  ["callback_phone", "回访电话"],
+  ["id_number", "身份证号"],
+  ["address", "事发地址"],
+  ["incident_time", "事发时间"],
+  ["request_type", "诉求类型"],
+  ["category", "诉求分类"],
+  ["urgency", "紧急程度"],
+  ["summary", "诉求摘要"],
+  ["department", "承办单位"],
+  ["dispatch", "派单"],
+  ["duplicate_of", "疑似重复"],
+]);
+
+// Fields shown as a multi-line text box.
+export const LONG_FIELDS = Object.freeze(new Set(["summary", "address"]));
+
+export const LEG = Object.freeze({ caller: "市民", agent: "话务员" });
+
+export const CALL_STATE = Object.freeze({
+  ringing: "振铃中",
+  talking: "通话中",
+  on_hold: "保持中",
+  wrap_up: "话后处理",
+  ended: "已结束",
+});
+
+export const CALL_MODE = Object.freeze({
+  assist: "人工坐席",
+  ivr: "语音导航",
+  after_hours: "自动受理",
+});
+
+export const ALERT_LEVEL = Object.freeze({ info: "提示", warning: "警告", critical: "紧急" });
+
+export const EMOTION = Object.freeze({
+  angry: "愤怒",
+  anger: "愤怒",
+  anxious: "焦虑",
+  anxiety: "焦虑",
+  sad: "悲伤",
+  sadness: "悲伤",
+  fear: "恐惧",
+  frustrated: "不满",
+  negative: "负面",
+  neutral: "平静",
+  calm: "平静",
+  positive: "正面",
+  happy: "满意",
+});
+
+export const RISK_KIND = Object.freeze({
+  duplicate_ticket: "疑似重复工单",
+  duplicate: "疑似重复工单",
+  repeat_caller: "重复来电",
+  self_harm: "极端风险",
+  suicide: "极端风险",
+  violence: "暴力风险",
+  threat: "威胁言论",
+  mass_incident: "群体性事件",
+  media: "媒体曝光",
+  complaint_escalation: "越级投诉",
+  legal: "法律风险",
+  sensitive: "敏感话题",
+});
+
+// Why a token was refused (docs/screen-protocol.md, "Welcome, or refusal").
+export const AUTH_REASON = Object.freeze({
+  missing: "未提供令牌",
+  malformed: "令牌格式不正确",
+  bad_signature: "令牌无效（签名不符，可能来自其他系统或已被改动）",
+  expired: "令牌已过期",
+  timeout: "连接超时，未能完成登录",
+  wrong_role: "此令牌仅用于音频接入，不能打开坐席或班长页面",
+});
+
+// Why the gateway refused a request about a call (follow, edit).
+export const REFUSAL = Object.freeze({
+  forbidden: "不在您的权限范围内",
+  not_found: "没有这通电话",
+  unavailable: "引擎未启用工单回传",
+  too_many_follows: "同时打开的通话过多",
+  already_following: "已在显示",
+  bad_fields: "内容不符合要求",
+});
+
+export const LINK_STATE = Object.freeze({
+  idle: "未连接",
+  connecting: "连接中…",
+  open: "已连接",
+  reconnecting: "连接中断，正在重连…",
+  auth_failed: "登录失败",
+  failed: "连接失败",
+});
+
+export function label(table, key) {
+  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : key;
+}
