@@ -48,6 +48,8 @@ CONFIRM_BONUS = 0.15
 REPEAT_BONUS = 0.05
 #: Mentions below this confidence are ignored.
 MIN_CONFIDENCE = 0.3
+#: The address dataset's short labels for the schema's component names.
+_COMPONENT_ALIASES = {"prov": "province"}
 #: How much of the conversation the classifiers see (characters, newest kept).
 MAX_CLASSIFY_CHARS = 2000
 
@@ -222,7 +224,8 @@ class TicketFiller:
         if moved:
             merged = {}
         for match in sorted(matches, key=lambda m: m.start):
-            for key, value in match.components.items():
+            for label, value in match.components.items():
+                key = _COMPONENT_ALIASES.get(label, label)
                 if value and (key in allowed or key not in merged):
                     merged[key] = value
         confidence = max(m.confidence for m in matches)
