@@ -63,6 +63,9 @@ class Candidate:
     source: SourceSpan
     leg: Leg
     order: int
+    #: How complete the value is (names: full name 2, surname + honorific 1, surname 0);
+    #: a higher rank wins over a newer mention of a lower one.
+    rank: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +168,15 @@ class TicketFiller:
         kit, schema = self.toolkit, self.schema
         found: dict[str, list[Candidate]] = {}
 
-        def add(kind: str, value: str, confidence: float, start: int, end: int) -> None:
+        def add(
+            kind: str, value: str, confidence: float, start: int, end: int, rank: int = 0
+        ) -> None:
             spec = schema.by_kind(kind)
             if spec is None or not value or confidence < MIN_CONFIDENCE:
                 return
             span = SourceSpan(final.utterance_id, start, end)
             found.setdefault(spec.name, []).append(
-                Candidate(value, confidence, span, final.leg, order_no)
+                Candidate(value, confidence, span, final.leg, order_no, rank)
             )
 
         for phone in kit.phones(text):
@@ -183,9 +188,12 @@ class TicketFiller:
             add("id_number", idm.number, confidence, idm.start, idm.end)
         for person in kit.names(text):
             value = _name_value(person.full_name, person.surname, person.honorific)
-            if final.leg is Leg.AGENT and person.full_name is None and person.honorific is None:
-                continue  # the agent's own "我姓李" is not the caller's name
-            add("name", value, person.confidence, person.start, person.end)
+            if final.leg is Leg.AGENT and person.honorific is None:
+                continue  # the agent's "我姓李" / "我叫…" is the agent, not the caller
+            if final.leg is Leg.CALLER and person.full_name is None and person.honorific:
+                continue  # "周医生", "张师傅": someone the caller talks about
+            rank = 2 if person.full_name else (1 if person.honorific else 0)
+            add("name", value, person.confidence, person.start, person.end, rank)
         for when in kit.times(text, state.reference):
             value = when.start_time.astimezone(CST).strftime("%Y-%m-%d %H:%M")
             add("time", value, when.confidence, when.text_start, when.text_end)
@@ -195,7 +203,8 @@ class TicketFiller:
         evidence = dict(state.evidence)
         for name, candidates in found.items():
             evidence[name] = (*evidence.get(name, ()), *candidates)
-            best = _decide(evidence[name], prefer_first=schema.by_kind("time") == schema.spec(name))
+            spec = schema.spec(name)
+            best = _decide(evidence[name], earliest=spec is not None and spec.kind == "time")
             if best is not None:
                 proposals[name] = best
         return replace(state, evidence=MappingProxyType(evidence))
@@ -340,16 +349,17 @@ def _name_value(full_name: str | None, surname: str, honorific: str | None) -> s
     return surname
 
 
-def _decide(candidates: Sequence[Candidate], prefer_first: bool = False) -> FieldValue | None:
-    """The value to show: the newest mention (or, for times, the first sure one), its confidence
-    raised by confirmations on the other leg and by repetitions."""
+def _decide(candidates: Sequence[Candidate], earliest: bool = False) -> FieldValue | None:
+    """The value to show: the newest mention of the highest rank (for times: the earliest sure
+    time, the incident's start: "从上周三开始，每天晚上…"), its confidence raised by
+    confirmations on the other leg and by repetitions."""
     if not candidates:
         return None
-    if prefer_first:
+    if earliest:
         sure = [c for c in candidates if c.confidence >= 0.6]
-        chosen = sure[0] if sure else candidates[-1]
+        chosen = min(sure, key=lambda c: (c.value, c.order)) if sure else candidates[-1]
     else:
-        chosen = candidates[-1]
+        chosen = max(candidates, key=lambda c: (c.rank, c.order))
     same = [c for c in candidates if c.value == chosen.value]
     legs = {c.leg for c in same}
     confidence = max(c.confidence for c in same)

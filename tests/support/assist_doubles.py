@@ -103,11 +103,16 @@ def names(text: str) -> list[Name]:
 
 
 def times(text: str, reference: datetime) -> list[When]:
+    out = []
     i = text.find("昨天晚上十点")
-    if i < 0:
-        return []
-    day = (reference - timedelta(days=1)).replace(hour=22, minute=0, second=0, microsecond=0)
-    return [When(day, None, i, i + 6, 0.8)]
+    if i >= 0:
+        day = (reference - timedelta(days=1)).replace(hour=22, minute=0, second=0, microsecond=0)
+        out.append(When(day, None, i, i + 6, 0.8))
+    i = text.find("上周三")
+    if i >= 0:
+        day = (reference - timedelta(days=8)).replace(hour=0, minute=0, second=0, microsecond=0)
+        out.append(When(day, None, i, i + 3, 0.8))
+    return out
 
 
 PLACES = {

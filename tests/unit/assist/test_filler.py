@@ -145,3 +145,26 @@ def test_empty_final_changes_nothing(filler: TicketFiller) -> None:
     state = filler.start("c10", START)
     after, events = filler.on_final(state, TranscriptFinal(Leg.CALLER, "u1", "  ", 0, 10))
     assert after is state and events == []
+
+
+def test_full_name_beats_a_later_honorific_and_third_parties_are_ignored(
+    filler: TicketFiller,
+) -> None:
+    state = filler.start("c11", START)
+    state, ev = say(filler, state, Leg.CALLER, "张先生人很好")  # someone the caller talks about
+    assert "caller_name" not in ev
+    state, ev = say(filler, state, Leg.CALLER, "我叫李娜")
+    assert ev["caller_name"].value == "李娜"
+    state, ev = say(filler, state, Leg.AGENT, "李女士您好")
+    assert "caller_name" not in ev and state.order.value("caller_name") == "李娜"
+
+
+def test_incident_time_is_the_earliest_sure_time(filler: TicketFiller) -> None:
+    state = filler.start("c12", START)
+    state, ev = say(filler, state, Leg.CALLER, "昨天晚上十点又吵了")
+    assert ev["incident_time"].value == "2026-12-02 22:00"
+    state, ev = say(filler, state, Leg.CALLER, "其实从上周三就开始了")
+    assert ev["incident_time"].value == "2026-11-25 00:00"
+    state, ev = say(filler, state, Leg.CALLER, "昨天晚上十点最厉害")
+    assert "incident_time" not in ev
+    assert state.order.value("incident_time") == "2026-11-25 00:00"
