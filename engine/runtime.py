@@ -32,6 +32,7 @@ from jiesu.engine.speech.pipeline import (
     SpeechPipeline,
     silero_vad_factory,
     whisper_decoder,
+    whisper_partial_key,
 )
 from jiesu.engine.storage.keys import CallerKeyer
 
@@ -278,6 +279,7 @@ def build_speech_pipeline(
         event_log,
         metrics,
         pipeline_config,
+        partial_key=whisper_partial_key(model),
     )
     log.info(
         "speech: %s on %s/%s, %d hotwords, loaded in %.1f s",

@@ -18,7 +18,7 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -106,6 +106,10 @@ SleepFn = Callable[[float], Awaitable[None]]
 class Batcher(Generic[Req, Res]):
     """Gathers requests from many callers into batches for ``model_fn``.
 
+    ``partial_key`` (optional) sorts partials into kinds that batch well together (for Whisper:
+    the window bucket); a batch of partials holds one kind only, the others keep their place in
+    the queue for the next batch.
+
     ``clock`` returns seconds (``time.monotonic`` by default) and ``sleep`` waits that many of its
     seconds; tests inject a fake pair so that no test waits on wall time. Deadlines passed to
     :meth:`submit` are absolute times on ``clock``.
@@ -119,8 +123,10 @@ class Batcher(Generic[Req, Res]):
         clock: Callable[[], float] = time.monotonic,
         sleep: SleepFn = asyncio.sleep,
         name: str = "model",
+        partial_key: Callable[[Req], Hashable] | None = None,
     ) -> None:
         self._model_fn = model_fn
+        self._partial_key = partial_key
         self._config = config or BatcherConfig()
         self._clock = clock
         self._sleep = sleep
@@ -294,6 +300,8 @@ class Batcher(Generic[Req, Res]):
             if priority is Priority.PARTIAL and batch and not self._config.partials_beside_finals:
                 break
             lane = self._lanes[priority]
+            passed: deque[_Entry[Req, Res]] = deque()
+            key: Hashable = None
             while lane and len(batch) < self._config.max_batch:
                 entry = lane.popleft()
                 if entry.future.done():
@@ -303,7 +311,17 @@ class Batcher(Generic[Req, Res]):
                     entry.future.set_exception(Skipped("partial deadline passed"))
                     self._skipped += 1
                     continue
+                if priority is Priority.PARTIAL and self._partial_key is not None:
+                    # A partial batch of one kind (one window): one encode, a short batch that
+                    # a final arriving meanwhile waits little for. Others keep their place.
+                    entry_key = self._partial_key(entry.item)
+                    if not any(e.priority is Priority.PARTIAL for e in batch):
+                        key = entry_key
+                    elif entry_key != key:
+                        passed.append(entry)
+                        continue
                 batch.append(entry)
+            lane.extendleft(reversed(passed))
         return batch
 
     async def _run_batch(self, batch: list[_Entry[Req, Res]]) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from jiesu.engine.audio import AudioChunk, Leg
@@ -92,6 +92,7 @@ class SpeechPipeline:
         metrics: Metrics,
         config: PipelineConfig = PipelineConfig(),
         clock: Callable[[], float] = time.monotonic,
+        partial_key: Callable[[Decode], Hashable] | None = None,
     ) -> None:
         self._config = config
         self._vad_factory = vad_factory
@@ -101,7 +102,11 @@ class SpeechPipeline:
         self._normalizer = TextNormalizer()
         self._hotwords = HotwordCorrector(config.hotwords) if config.hotwords else None
         self._batcher: Batcher[Decode, DecodedText] = Batcher(
-            lambda batch: decode_batch(batch), config.batcher, clock=clock, name="asr"
+            lambda batch: decode_batch(batch),
+            config.batcher,
+            clock=clock,
+            name="asr",
+            partial_key=partial_key,
         )
         self._calls: dict[str, _Call] = {}
 
@@ -261,3 +266,16 @@ def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
         ]
 
     return decode
+
+
+def whisper_partial_key(model: object) -> Callable[[Decode], Hashable]:
+    """The window bucket a partial decodes in: partials of one bucket batch into one encode."""
+    from jiesu.models.whisper_ct2 import WhisperCt2, bucket_for
+
+    assert isinstance(model, WhisperCt2)
+    buckets = model.buckets
+
+    def key(decode: Decode) -> Hashable:
+        return bucket_for(min(len(decode.pcm), 30 * 16000), buckets, PARTIAL_MARGIN_FRAMES)
+
+    return key

@@ -160,6 +160,27 @@ async def test_finals_run_alone_and_partials_follow_by_default() -> None:
     await b.close()
 
 
+async def test_partials_of_one_kind_batch_together_and_others_keep_their_place() -> None:
+    clock, model = FakeClock(), FakeModel()
+    cfg = BatcherConfig(max_batch=8, max_wait_ms=0)
+    b: Batcher[int, int] = Batcher(
+        model, cfg, clock=clock, sleep=clock.sleep, name="fake", partial_key=lambda i: i % 2
+    )
+    model.gate.clear()
+    first = asyncio.create_task(b.submit(100, deadline=FAR, priority=Priority.FINAL))
+    await model.started.wait()  # batch [100] is running and held
+    tasks = [
+        asyncio.create_task(b.submit(i, deadline=FAR, priority=Priority.PARTIAL))
+        for i in (1, 2, 3, 4, 5)
+    ]
+    await settle()
+    model.gate.set()
+    assert await first == 200
+    assert await asyncio.gather(*tasks) == [2, 4, 6, 8, 10]
+    assert model.calls == [[100], [1, 3, 5], [2, 4]]
+    await b.close()
+
+
 async def test_bounded_queue_rejects_immediately_and_counts() -> None:
     clock, model = FakeClock(), FakeModel()
     b = make(model, clock, max_batch=8, max_wait_ms=10, max_queue=2, partials_beside_finals=True)
