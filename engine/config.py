@@ -79,12 +79,14 @@ class StorageConfig:
     event_log: Path = Path("var/jiesu.sqlite3")
     #: SQLite ``synchronous`` for the event log: FULL survives power loss, NORMAL a process crash.
     synchronous: typing.Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
-    #: Tickets, transcripts and caller history (SQLite, WAL) unless ``dsn`` is set.
+    #: Tickets, transcripts and caller history (SQLite, WAL) unless ``dsn`` is set. Left at
+    #: its default, it follows ``event_log`` into that file's folder.
     tickets: Path = Path("var/tickets.sqlite3")
     #: PostgreSQL connection string (``postgresql://…`` or ``host=… dbname=…``) for the ticket
     #: store; empty: SQLite at ``tickets``.
     dsn: str = ""
     #: HMAC key (created with mode 0600) for the callers' pseudonymous keys in the ticket store.
+    #: Left at its default, it follows ``auth.token_secret_file`` into that file's folder.
     caller_key_secret_file: Path = Path("var/caller.secret")
 
 

@@ -98,9 +98,7 @@ class Runtime:
         self.event_log = EventLog(config.storage.event_log, synchronous=config.storage.synchronous)
         self.router = CallAudioRouter(self.event_log, self.metrics)
         self.gateway = Gateway(config.gateway, self.signer, self.event_log, self.metrics, clock)
-        self.caller_keyer = CallerKeyer(
-            load_or_create_secret(config.storage.caller_key_secret_file)
-        )
+        self.caller_keyer = CallerKeyer(load_or_create_secret(caller_secret_path(config)))
         self.ingest = IngestServer(
             config.ingest, self.signer, self.router, self.metrics, caller_keyer=self.caller_keyer
         )
@@ -205,6 +203,27 @@ def load_hotwords(path: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
+def tickets_path(storage: StorageConfig) -> Path:
+    """The ticket database: as configured, except that the default follows a moved event log
+    (a configuration that puts the event log elsewhere keeps its tickets beside it)."""
+    default = StorageConfig()
+    if storage.tickets == default.tickets and storage.event_log != default.event_log:
+        return storage.event_log.parent / default.tickets.name
+    return storage.tickets
+
+
+def caller_secret_path(config: JiesuConfig) -> Path:
+    """The caller-key secret: as configured; the default follows a moved token secret."""
+    default = JiesuConfig()
+    path = config.storage.caller_key_secret_file
+    if (
+        path == default.storage.caller_key_secret_file
+        and config.auth.token_secret_file != default.auth.token_secret_file
+    ):
+        return config.auth.token_secret_file.parent / path.name
+    return path
+
+
 async def build_assist(
     config: AssistConfig,
     storage: StorageConfig,
@@ -224,7 +243,7 @@ async def build_assist(
     try:
         schema = WorkOrderSchema.load(config.workorder_file)
         toolkit = await asyncio.to_thread(load_toolkit, config.departments_file)
-        store = await asyncio.to_thread(open_store, storage.dsn, str(storage.tickets))
+        store = await asyncio.to_thread(open_store, storage.dsn, str(tickets_path(storage)))
     except Exception as exc:
         metrics.inc("assist_disabled_total")
         log.error("assist disabled (no work order, caller history or tickets): %s", exc)
@@ -232,7 +251,7 @@ async def build_assist(
     log.info(
         "assist: %d work-order fields, tickets in %s, loaded in %.1f s",
         len(schema.fields),
-        "PostgreSQL" if storage.dsn else storage.tickets,
+        "PostgreSQL" if storage.dsn else tickets_path(storage),
         time.monotonic() - began,
     )
     return AssistService(
