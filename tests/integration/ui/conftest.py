@@ -29,6 +29,7 @@ import pytest
 from jiesu.engine.audio import Leg
 from jiesu.engine.auth import Role
 from jiesu.engine.config import (
+    AssistConfig,
     AuthConfig,
     GatewayConfig,
     IngestConfig,
@@ -214,7 +215,9 @@ def _artifacts(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+async def engine(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+    """The engine with the assist stages off, or on with ``@pytest.mark.parametrize(
+    "engine", [True], indirect=True)``."""
     link = CutLink()
     port = await link.start()
     origin = f"http://127.0.0.1:{port}"
@@ -225,8 +228,15 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
         ),
         ingest=IngestConfig(port=0),
         auth=AuthConfig(token_secret_file=tmp_path / "token.secret"),
-        storage=StorageConfig(event_log=tmp_path / "events.sqlite3", synchronous="NORMAL"),
+        storage=StorageConfig(
+            event_log=tmp_path / "events.sqlite3",
+            synchronous="NORMAL",
+            tickets=tmp_path / "tickets.sqlite3",
+            caller_key_secret_file=tmp_path / "caller.secret",
+        ),
         speech=SpeechConfig(enabled=False),
+        # The assist stages' events are what the test writes; test_edit_roundtrip runs them.
+        assist=AssistConfig(enabled=request.param if hasattr(request, "param") else False),
     )
     runtime = Runtime(config)
     await runtime.start()
