@@ -37,6 +37,8 @@ BENCHMARKS = {
     "nonspeech": "jiesu.bench.nonspeech_bench",
     "latency": "jiesu.bench.latency",
     "workorder": "jiesu.bench.workorder",
+    "emotion": "jiesu.bench.emotion",
+    "risk": "jiesu.bench.risk",
     "address": "jiesu.bench.address",
     "phone": "jiesu.bench.phone",
 }
@@ -45,6 +47,7 @@ BENCHMARKS = {
 #: of what was trained: data, metrics, where the artefact was written).
 TRAINERS: dict[str, str] = {
     "address": "jiesu.engine.assist.extract.address_train",
+    "emotion": "jiesu.engine.alerts.emotion_train",
 }
 
 log = logging.getLogger("jiesu")
