@@ -122,6 +122,8 @@ class AssistConfig:
     workorder_file: Path = Path("sip_config/workorder.toml")
     #: Category -> departments mapping used for the department recommendation.
     departments_file: Path = Path("sip_config/departments.toml")
+    #: Knowledge base (JSONL or Markdown entries) for the suggestion cards; absent: no cards.
+    knowledge_file: Path = Path("sip_config/knowledge/demo_kb.jsonl")
     #: Events one call may have waiting for the assist stages; past it they are re-read from
     #: the event log once the stage catches up.
     queue_limit: int = _bounded(256, 8, 100_000)

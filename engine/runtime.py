@@ -242,7 +242,9 @@ async def build_assist(
     began = time.monotonic()
     try:
         schema = WorkOrderSchema.load(config.workorder_file)
-        toolkit = await asyncio.to_thread(load_toolkit, config.departments_file)
+        toolkit = await asyncio.to_thread(
+            load_toolkit, config.departments_file, config.knowledge_file
+        )
         store = await asyncio.to_thread(open_store, storage.dsn, str(tickets_path(storage)))
     except Exception as exc:
         metrics.inc("assist_disabled_total")

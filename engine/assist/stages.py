@@ -31,13 +31,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from jiesu.engine.assist.filler import FillerState, TicketFiller, reference_from_ms
+from jiesu.engine.assist.filler import (
+    FillerState,
+    TicketFiller,
+    conversation_text,
+    reference_from_ms,
+)
+from jiesu.engine.assist.toolkit import Knowledge, TrackerLike
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import (
     CallEnded,
     CallerProfile,
     CallStarted,
     Event,
+    KnowledgeSuggestion,
     Payload,
     ScoredValue,
     TicketField,
@@ -79,6 +86,9 @@ class _Call:
     t_media: int = 0
     #: (address key, category) last checked for duplicates.
     checked: tuple[str, str] = ("", "")
+    #: Knowledge cards: the call's tracker and the (entry id, version) of the cards shown.
+    tracker: TrackerLike | None = None
+    cards: frozenset[tuple[str, str]] = frozenset()
 
     def done(self) -> bool:
         """The call has ended (a method, so that type narrowing does not stick)."""
@@ -267,6 +277,7 @@ class AssistService:
             await self._stored(lambda s: s.add_transcript(row))
         loop = asyncio.get_running_loop()
         began = time.monotonic()
+        context = conversation_text(state)
         state, fields = await loop.run_in_executor(
             self._compute, self._filler.on_final, state, final
         )
@@ -276,6 +287,19 @@ class AssistService:
         if fields:
             await self._save(call)
             await self._check_duplicates(call, event.t_media)
+        knowledge = self._filler.toolkit.knowledge
+        if knowledge is not None:
+            if call.tracker is None:
+                call.tracker = knowledge.new_tracker()
+            cards = await loop.run_in_executor(
+                self._compute, _suggest, knowledge, call.tracker, final, context
+            )
+            shown = frozenset((c.entry_id, c.version) for c in cards)
+            fresh = [c for c in cards if (c.entry_id, c.version) not in call.cards]
+            call.cards = shown
+            if fresh:
+                await self._log.append_many(call.call_id, [(event.t_media, c) for c in fresh])
+                self._metrics.inc("assist_kb_suggestions_total", len(fresh))
 
     async def _check_duplicates(self, call: _Call, t_media: int) -> None:
         state = call.state
@@ -363,3 +387,23 @@ class AssistService:
             request.field,
             mask_phone(request.value) if any(ch.isdigit() for ch in request.value) else "…",
         )
+
+
+def _suggest(
+    knowledge: Knowledge, tracker: TrackerLike, final: TranscriptFinal, context: str
+) -> list[KnowledgeSuggestion]:
+    """Search on the newest utterance in its conversation; the tracker decides what is shown
+    (a card is replaced only by a clearly better one), so screens do not flicker."""
+    hits = knowledge.search(final.text, context)
+    return [
+        KnowledgeSuggestion(
+            entry_id=hit.entry_id,
+            version=hit.version,
+            title=hit.title,
+            answer=hit.snippet,
+            score=round(float(hit.score), 4),
+            keywords=tuple(hit.matched_keywords),
+            trigger_utterance_id=final.utterance_id,
+        )
+        for hit in tracker.update(hits)
+    ]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class PhoneLike(Protocol):
@@ -104,6 +104,36 @@ class DepartmentsLike(Protocol):
     def ready_to_dispatch(self) -> bool: ...
 
 
+class HitLike(Protocol):
+    @property
+    def entry_id(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def snippet(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def matched_keywords(self) -> Sequence[str]: ...
+
+
+class TrackerLike(Protocol):
+    """Per-call card keeper: the cards to show, replaced only by clearly better ones."""
+
+    def update(self, hits: Sequence[Any]) -> Sequence[HitLike]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """Knowledge suggestions: retrieval on the running conversation and a per-call tracker."""
+
+    #: (the newest utterance, the conversation before it) -> ranked hits.
+    search: Callable[[str, str], Sequence[HitLike]]
+    new_tracker: Callable[[], TrackerLike]
+
+
 @dataclass(frozen=True, slots=True)
 class AssistToolkit:
     """Pure text -> values functions (models loaded once, shared by every call)."""
@@ -117,9 +147,13 @@ class AssistToolkit:
     classify: Callable[[str], tuple[CategoryLike, DepartmentsLike]]
     request_type: Callable[[str], Sequence[ScoredLike]]
     urgency: Callable[[str], ScoredLike]
+    #: None: no knowledge base configured (no suggestions).
+    knowledge: Knowledge | None = None
 
 
-def load_toolkit(departments_file: Path | None = None) -> AssistToolkit:
+def load_toolkit(
+    departments_file: Path | None = None, knowledge_file: Path | None = None
+) -> AssistToolkit:
     """The real extractors and classifiers (blocking: loads models; run off the event loop).
 
     Raises ImportError when the extraction or classification modules are not installed.
@@ -135,16 +169,27 @@ def load_toolkit(departments_file: Path | None = None) -> AssistToolkit:
     classify_mod = importlib.import_module("jiesu.engine.assist.classify")
 
     classifier = classify_mod.CategoryClassifier.load_default()
+    config_dir = Path(__file__).resolve().parents[2] / "sip_config"
     router = classify_mod.DepartmentRouter.from_config(
-        departments_file
-        if departments_file is not None
-        else Path(__file__).resolve().parents[2] / "sip_config" / "departments.toml"
+        departments_file if departments_file is not None else config_dir / "departments.toml"
     )
     parser = address.AddressParser.load_default()
 
     def classify(text: str) -> tuple[CategoryLike, DepartmentsLike]:
         prediction = classifier.predict(text)
         return prediction, router.route(prediction)
+
+    knowledge = None
+    kb_path = knowledge_file or config_dir / "knowledge" / "demo_kb.jsonl"
+    if kb_path.is_file():
+        kb_mod = importlib.import_module("jiesu.engine.assist.knowledge")
+        retriever = kb_mod.HybridRetriever(kb_mod.KnowledgeBase.load(kb_path))
+
+        def search(query: str, context: str) -> Sequence[HitLike]:
+            hits: Sequence[HitLike] = retriever.search(query, context=context, k=3)
+            return hits
+
+        knowledge = Knowledge(search=search, new_tracker=kb_mod.SuggestionTracker)
 
     return AssistToolkit(
         phones=phone.extract_phones,
@@ -155,4 +200,5 @@ def load_toolkit(departments_file: Path | None = None) -> AssistToolkit:
         classify=classify,
         request_type=classify_mod.classify_request_type,
         urgency=classify_mod.classify_urgency,
+        knowledge=knowledge,
     )

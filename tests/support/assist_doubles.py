@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from jiesu.engine.assist.toolkit import AssistToolkit, CategoryLike, DepartmentsLike
+from jiesu.engine.assist.toolkit import AssistToolkit, CategoryLike, DepartmentsLike, Knowledge
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def urgency(text: str) -> Scored:
     return Scored("urgent", 0.8) if "着火" in text else Scored("normal", 0.9)
 
 
-def toolkit(classifier: Classifier | None = None) -> AssistToolkit:
+def toolkit(classifier: Classifier | None = None, knowledge: bool = False) -> AssistToolkit:
     return AssistToolkit(
         phones=phones,
         id_numbers=ids,
@@ -179,4 +179,54 @@ def toolkit(classifier: Classifier | None = None) -> AssistToolkit:
         classify=classifier if classifier is not None else Classifier(),
         request_type=request_type,
         urgency=urgency,
+        knowledge=Knowledge(kb_search, Tracker) if knowledge else None,
     )
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: str
+    version: str
+    title: str
+    snippet: str
+    score: float
+    matched_keywords: tuple[str, ...]
+
+
+KB = (
+    Hit(
+        "kb-noise",
+        "1",
+        "夜间施工噪音",
+        "22时至次日6时禁止产生噪声的建筑施工作业……",
+        0.0,
+        ("噪音", "施工"),
+    ),
+    Hit("kb-social", "2", "社保断缴补缴", "断缴后可在参保地补缴……", 0.0, ("社保", "补缴")),
+)
+
+
+def kb_search(query: str, context: str) -> list[Hit]:
+    text = context + query
+    hits = []
+    for entry in KB:
+        found = tuple(k for k in entry.matched_keywords if k in text)
+        if found:
+            hits.append(
+                Hit(
+                    entry.entry_id, entry.version, entry.title, entry.snippet, len(found) / 2, found
+                )
+            )
+    return sorted(hits, key=lambda h: -h.score)
+
+
+class Tracker:
+    """Keeps the shown card unless a different one scores clearly (0.2) higher."""
+
+    def __init__(self) -> None:
+        self.shown: list[Hit] = []
+
+    def update(self, hits: list[Hit]) -> list[Hit]:
+        if hits and (not self.shown or hits[0].score > self.shown[0].score + 0.2):
+            self.shown = [hits[0]]
+        return self.shown

@@ -164,3 +164,25 @@ async def test_a_flood_of_finals_overflows_the_queue_without_losing_any(make_eng
     store = engine.store()
     assert len(store.transcript("flood")) == 40
     store.close()
+
+
+async def test_knowledge_cards_reach_the_screen_without_flicker(make_engine: Any) -> None:
+    engine = await make_engine(doubles.toolkit(knowledge=True))
+    screen = await engine.screen(AGENT)
+    client = await open_call(engine, "kb")
+    await screen.send({"type": "follow", "call_id": "kb"})
+    await say(engine, "kb", 1, Leg.CALLER, "工地晚上施工")
+    card = await screen.until(lambda m: m.get("type") == "kb.suggestion")
+    assert card["payload"]["entry_id"] == "kb-noise" and card["payload"]["version"] == "1"
+    assert card["payload"]["keywords"] == ["施工"]
+    assert card["payload"]["trigger_utterance_id"] == "kb-u1"
+    # Same topic again, and a weaker other topic: the card stays, nothing new is sent.
+    await say(engine, "kb", 2, Leg.CALLER, "噪音很大，施工到半夜")
+    await say(engine, "kb", 3, Leg.CALLER, "我的社保也断了")
+    await engine.assist.idle()
+    last = await engine.log.read("kb")
+    await screen.until_seq(last[-1].seq)
+    cards = [m["payload"]["entry_id"] for m in screen.seen if m.get("type") == "kb.suggestion"]
+    assert cards == ["kb-noise"]
+    assert engine.metrics.value("assist_kb_suggestions_total") == 1
+    await client.stop_call("kb")
