@@ -403,8 +403,15 @@ _VERBS = {
 }
 
 
+#: A clause that only announces the kind of request ("我要投诉"): the verb says it already.
+_ANNOUNCE = re.compile(
+    r"^(喂|你好|您好)?我?(就是)?(要|想|想要|来)?(投诉|咨询|举报|反映|表扬|建议|求助|问)"
+    r"(一下|一个问题|个问题|个事|个情况|一件事)?$"
+)
+
+
 def _third_person(clause: str) -> str:
-    clause = clause.replace("我们", "他们").replace("我家", "其家")
+    clause = clause.replace("我们", "其").replace("我家", "其家")
     if clause.startswith("我"):
         clause = "来电人" + clause[1:]
     return clause.replace("我", "其")
@@ -423,6 +430,8 @@ def summarize(state: FillerState, schema: WorkOrderSchema) -> str:
             clause = clause.strip()
             if len(clause) < 4 or _FILLER.match(clause) or _PERSONAL.search(clause):
                 continue
+            if _ANNOUNCE.match(clause):
+                continue
             (demands if _DEMAND.search(clause) else content).append(_third_person(clause))
     if not content and not demands:
         return ""
@@ -437,7 +446,8 @@ def summarize(state: FillerState, schema: WorkOrderSchema) -> str:
     parts: list[str] = []
     when = field_of("time")
     if when:
-        parts.append(f"事发时间{when}")
+        # A date without a time of day is resolved to midnight: show the date only.
+        parts.append(f"事发时间{when.removesuffix(' 00:00')}")
     where = field_of("address")
     if where:
         parts.append(f"地点{where}")
