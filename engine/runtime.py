@@ -38,6 +38,9 @@ from jiesu.engine.storage.keys import CallerKeyer
 
 log = logging.getLogger(__name__)
 
+#: Seconds the work-order stages get at shutdown to finish the calls' last finals.
+ASSIST_DRAIN_S = 30.0
+
 
 @dataclass
 class CallAudioRouter(IngestSink):
@@ -138,7 +141,13 @@ class Runtime:
             await self.router.speech.close()
         if self.assist is not None:
             # The last finals' fields and the final ticket save go in before the log closes.
-            await self.assist.idle()
+            try:
+                async with asyncio.timeout(ASSIST_DRAIN_S):
+                    await self.assist.idle()
+            except TimeoutError:
+                log.error(
+                    "assist: still busy after %.0f s at shutdown; stopping it", ASSIST_DRAIN_S
+                )
             await self.assist.close()
         await self.gateway.close()
         await self.event_log.close()
