@@ -31,6 +31,9 @@ ensure_system() {
     need_apt chromium "test -x /usr/bin/chromium"
     # A Chinese font, so the screenshots of the screens show characters, not boxes.
     need_apt fonts-wqy-microhei "fc-list :lang=zh | grep -q ."
+    # Real SIP peers for the SIP tests: sipp (calls, pcap audio) and baresip.
+    need_apt sip-tester "command -v sipp"
+    need_apt baresip-core "command -v baresip"
     # A real PostgreSQL server for the ticket store tests (each test starts its own cluster).
     need_apt postgresql "ls /usr/lib/postgresql/*/bin/initdb"
   fi

@@ -114,6 +114,80 @@ class SpeechConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SipRegistrationConfig:
+    """Optional registration of every worker to a PBX/SBC (off: the PBX sends calls to us)."""
+
+    enabled: bool = False
+    #: Registrar URI, e.g. "sip:pbx.example.gov.cn"; the worker's AOR is user@registrar host.
+    registrar: str = "sip:pbx.invalid"
+    username: str = "jiesu"
+    #: File holding the digest password (read at start; never logged).
+    password_file: Path = Path("var/sip.password")
+    expires_s: int = _bounded(300, 30, 86400)
+
+
+@dataclass(frozen=True, slots=True)
+class SipRoutingConfig:
+    """Which dialled numbers (Request-URI user part) are which kind of call.
+
+    Entries are exact numbers or prefixes ending in ``*``. The first list that matches wins, in
+    the order assist, ivr, after_hours; a number in none of them is handled as ``unmatched``.
+    """
+
+    assist_numbers: tuple[str, ...] = ("12345",)
+    ivr_numbers: tuple[str, ...] = ()
+    after_hours_numbers: tuple[str, ...] = ()
+    unmatched: typing.Literal["reject", "assist", "ivr", "after_hours"] = "reject"
+    #: Assist numbers go to the after-hours line outside these local hours ("HH:MM-HH:MM");
+    #: "00:00-24:00" keeps them assist calls all day.
+    office_hours: str = "00:00-24:00"
+    #: Where the B2BUA rings the agent for an assist call (the ACD queue or the agent's phone).
+    agent_uri: str = "sip:agent@127.0.0.1:5090"
+    #: Seconds the agent has to answer before the caller gets 480.
+    agent_answer_timeout_s: float = _bounded(30.0, 1.0, 600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SipRecordingConfig:
+    """Optional WAV recording of every leg (16 kHz mono), deleted after ``retention_days``."""
+
+    enabled: bool = False
+    directory: Path = Path("var/recordings")
+    retention_days: float = _bounded(30.0, 0.01, 3650.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SipConfig:
+    """The SIP door: pjsua2 worker processes under a supervisor inside ``jiesu serve``."""
+
+    enabled: bool = False
+    #: "udp", "tcp" or both; every worker listens on each.
+    transports: tuple[str, ...] = ("udp",)
+    bind_address: str = "127.0.0.1"
+    #: Worker i listens on sip_port + i (0: each worker picks a free port and logs it).
+    sip_port: int = _bounded(5070, 0, 65535)
+    workers: int = _bounded(1, 1, 64)
+    #: pjsua2 call legs per worker (the PyPI wheel's limit is 4; an assist call takes 2).
+    calls_per_worker: int = _bounded(4, 1, 4)
+    #: RTP ports: worker i uses rtp_port_start + i * rtp_ports_per_worker onwards.
+    rtp_port_start: int = _bounded(20000, 1024, 65000)
+    rtp_ports_per_worker: int = _bounded(200, 8, 10000)
+    #: Codec priority, highest first ("PCMU/8000", "PCMA/8000", "G722/16000", "L16/16000");
+    #: codecs not listed are disabled.
+    codecs: tuple[str, ...] = ("PCMA/8000", "PCMU/8000", "G722/16000")
+    #: Sent with 503 when a worker is full.
+    retry_after_s: int = _bounded(5, 1, 3600)
+    #: Audio frames a worker may hold for the main process; past it new frames are dropped
+    #: (counted, and filled with silence on the main side so seq and time stay consistent).
+    frame_queue: int = _bounded(2000, 50, 100_000)
+    #: Seconds between restarts of a worker that keeps dying.
+    restart_backoff_s: float = _bounded(1.0, 0.05, 300.0)
+    registration: SipRegistrationConfig = SipRegistrationConfig()
+    routing: SipRoutingConfig = SipRoutingConfig()
+    recording: SipRecordingConfig = SipRecordingConfig()
+
+
+@dataclass(frozen=True, slots=True)
 class AssistConfig:
     """Work order filling, caller history and duplicate detection (issue 5)."""
 
@@ -138,6 +212,7 @@ class JiesuConfig:
     storage: StorageConfig = StorageConfig()
     speech: SpeechConfig = SpeechConfig()
     assist: AssistConfig = AssistConfig()
+    sip: SipConfig = SipConfig()
     #: The file this was read from, for messages; not a setting.
     source: Path = field(default=Path("<defaults>"), metadata={"internal": True})
 
@@ -153,6 +228,7 @@ def load_config(path: Path) -> JiesuConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     config: JiesuConfig = _build(JiesuConfig, data, path, "")
+    _check_sip(config.sip, path)
     return dataclasses.replace(config, source=path)
 
 
@@ -212,3 +288,36 @@ def _value(tp: Any, raw: Any, path: Path, key: str, bounds: Bounds | None) -> An
             fail("a path string")
         return Path(raw)
     raise TypeError(f"config field {key} has unsupported type {tp!r}")
+
+
+_SIP_TRANSPORTS = ("udp", "tcp")
+_SIP_CODECS = ("PCMU/8000", "PCMA/8000", "G722/16000", "L16/16000", "L16/8000")
+
+
+def _check_sip(sip: SipConfig, path: Path) -> None:
+    """Checks of the [sip] section that span fields (types and ranges are checked on build)."""
+    import re
+
+    def fail(key: str, expected: str, got: object) -> typing.NoReturn:
+        raise ConfigError(f"{path}: sip.{key}: expected {expected}, got {got!r}")
+
+    if not sip.transports or any(t not in _SIP_TRANSPORTS for t in sip.transports):
+        fail("transports", "a non-empty list of 'udp', 'tcp'", list(sip.transports))
+    if not sip.codecs or any(c not in _SIP_CODECS for c in sip.codecs):
+        fail("codecs", "a non-empty list of " + ", ".join(_SIP_CODECS), list(sip.codecs))
+    if sip.sip_port and sip.sip_port + sip.workers - 1 > 65535:
+        fail("sip_port", f"a port with room for {sip.workers} workers", sip.sip_port)
+    if sip.rtp_port_start + sip.workers * sip.rtp_ports_per_worker > 65536:
+        fail("rtp_port_start", "a range that fits below 65536 for every worker", sip.rtp_port_start)
+    hours = re.fullmatch(r"(\d\d):(\d\d)-(\d\d):(\d\d)", sip.routing.office_hours)
+    if hours is None or int(hours[1]) > 24 or int(hours[3]) > 24 or int(hours[2]) > 59:
+        fail("routing.office_hours", 'local hours "HH:MM-HH:MM"', sip.routing.office_hours)
+    for key in ("assist_numbers", "ivr_numbers", "after_hours_numbers"):
+        for entry in getattr(sip.routing, key):
+            if not re.fullmatch(r"[0-9A-Za-z+#._-]+\*?", entry):
+                fail(f"routing.{key}", "numbers or prefixes ending in '*'", entry)
+    for key in ("agent_uri",):
+        if not sip.routing.agent_uri.startswith(("sip:", "sips:")):
+            fail(f"routing.{key}", "a sip: URI", sip.routing.agent_uri)
+    if sip.registration.enabled and not sip.registration.registrar.startswith(("sip:", "sips:")):
+        fail("registration.registrar", "a sip: URI", sip.registration.registrar)

@@ -24,6 +24,7 @@ from jiesu.engine.gateway.server import Gateway
 from jiesu.engine.ingest import CallStats, IngestCall, IngestSink
 from jiesu.engine.ingest.server import IngestServer
 from jiesu.engine.metrics import Metrics
+from jiesu.engine.sip.supervisor import SipSupervisor
 from jiesu.engine.speech.batcher import BatcherConfig
 from jiesu.engine.speech.endpointer import EndpointerConfig
 from jiesu.engine.speech.leg import RecognizerConfig
@@ -106,6 +107,16 @@ class Runtime:
             config.ingest, self.signer, self.router, self.metrics, caller_keyer=self.caller_keyer
         )
         self.assist: AssistService | None = None
+        #: The SIP door ([sip] enabled): pjsua2 worker processes feeding the same router.
+        self.sip: SipSupervisor | None = None
+        if config.sip.enabled:
+            self.sip = SipSupervisor(
+                config.sip,
+                self.router,
+                self.metrics,
+                config.hotline,
+                caller_keyer=self.caller_keyer,
+            )
 
     async def start(self) -> None:
         await self.event_log.start()
@@ -128,6 +139,9 @@ class Runtime:
                 self.gateway.field_editor = self.assist.edit
         await self.gateway.start()
         await self.ingest.start()
+        if self.sip is not None:
+            await self.sip.start()
+            log.info("sip workers: %s", ", ".join(f"udp:{p}" for p in self.sip.ports))
         gw, ing = self.config.gateway, self.config.ingest
         log.info("screens: ws://%s:%d (GET /healthz, /metrics)", gw.host, self.gateway.port)
         log.info("audio ingest: ws://%s:%d", ing.host, self.ingest.port)
@@ -136,6 +150,8 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop taking audio first, then close the screens, then flush the log."""
+        if self.sip is not None:
+            await self.sip.close()
         await self.ingest.close()
         if self.router.speech is not None:
             await self.router.speech.close()

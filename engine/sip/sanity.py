@@ -1,0 +1,58 @@
+"""Checks of an INVITE that pjsip's parser lets through but that must not be answered 2xx.
+
+pjsip drops messages it cannot parse; a few malformed ones (RFC 4475 section 3.1.2) parse well
+enough to reach the account. Pure: the raw message in, a problem description (or "") out.
+"""
+
+from __future__ import annotations
+
+import re
+
+_REQUIRED = (("to", "t"), ("from", "f"), ("call-id", "i"), ("cseq",), ("via", "v"))
+_REQUEST_LINE = re.compile(r"^([A-Za-z!%'*+.`~_-]+) (\S+) SIP/2\.0$")
+
+
+def _headers(head: str) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for line in head.split("\n")[1:]:
+        line = line.rstrip("\r")
+        if line[:1] in (" ", "\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, value + " " + line.strip())
+        elif ":" in line:
+            name, value = line.split(":", 1)
+            headers.append((name.strip().lower(), value.strip()))
+    return headers
+
+
+def check_request(message: str) -> str:
+    """What is wrong with the request, or "" if nothing this check knows of."""
+    head, _, _body = message.replace("\r\n", "\n").partition("\n\n")
+    first = head.split("\n", 1)[0]
+    match = _REQUEST_LINE.match(first)
+    if match is None:
+        return "malformed request line"
+    method = match[1]
+    headers = _headers(head)
+    names = [name for name, _ in headers]
+    for aliases in _REQUIRED:
+        if not any(name in aliases for name in names):
+            return f"missing {aliases[0]} header"
+    for aliases in (("call-id", "i"), ("cseq",), ("content-length", "l"), ("max-forwards",)):
+        if sum(1 for name in names if name in aliases) > 1:
+            return f"more than one {aliases[0]} header"
+    values = dict(headers)
+    cseq = values.get("cseq", "").split()
+    if len(cseq) != 2 or not cseq[0].isdigit() or int(cseq[0]) >= 2**31:
+        return "malformed CSeq"
+    if cseq[1] != method:
+        return "CSeq method does not match the request"
+    length = values.get("content-length", values.get("l"))
+    if length is not None and not length.isdigit():
+        return "malformed Content-Length"
+    max_forwards = values.get("max-forwards")
+    if max_forwards is not None and (not max_forwards.isdigit() or int(max_forwards) > 255):
+        return "malformed Max-Forwards"
+    if "<" in first or ">" in first:
+        return "Request-URI enclosed in <>"
+    return ""

@@ -1,0 +1,434 @@
+"""The supervisor inside ``jiesu serve``: starts N SIP worker processes, turns their msgpack
+frames into the ingest contract (``call_started`` -> ``audio``* -> ``call_ended``), restarts a
+worker that dies and reports its calls ended (reason ``worker_lost``).
+
+Per connection the frames are handled in order on the asyncio loop, so a call's ``start``
+always reaches the sink before its audio and its ``end`` after the last chunk. A frame missing
+from a leg's sequence (dropped in a full worker queue) is replaced by silence so ``seq`` stays
+gap-free, and counted as ``sip_frames_dropped_total{where="gap"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jiesu.engine.audio import AudioChunk, Leg
+from jiesu.engine.config import SipConfig
+from jiesu.engine.events import CallMode
+from jiesu.engine.ingest.protocol import CallStats, LegStats
+from jiesu.engine.ingest.sink import IngestCall, IngestSink
+from jiesu.engine.metrics import Metrics
+from jiesu.engine.sip.recorder import LegRecorder, purge_old_recordings
+from jiesu.engine.sip.routing import RoutingRules
+from jiesu.engine.sip.settings import FRAME_BYTES, FRAME_MS, WorkerSettings
+from jiesu.engine.sip.wire import FrameReader, WireError, pack
+
+log = logging.getLogger("jiesu.sip")
+
+_SILENCE = np.zeros(FRAME_BYTES // 2, dtype=np.int16)
+_SILENCE.setflags(write=False)
+_CODEC_RATES = {"PCMU": 8000, "PCMA": 8000, "G722": 16000, "L16": 16000}
+
+
+@dataclass
+class _LegTrack:
+    next_seq: int = 0
+    gaps: int = 0
+    bad: int = 0
+
+
+@dataclass
+class _CallTrack:
+    call: IngestCall
+    worker: int
+    legs: dict[Leg, _LegTrack] = field(default_factory=dict)
+    recorders: dict[Leg, LegRecorder] = field(default_factory=dict)
+
+
+@dataclass
+class WorkerHandle:
+    """One worker process and its socket connection (both replaced on a restart)."""
+
+    index: int
+    process: asyncio.subprocess.Process | None = None
+    writer: asyncio.StreamWriter | None = None
+    port: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    restarts: int = 0
+    calls: set[str] = field(default_factory=set)
+
+
+class SipSupervisor:
+    """Owns the worker processes; feeds every call they carry into ``sink``."""
+
+    def __init__(
+        self,
+        config: SipConfig,
+        sink: IngestSink,
+        metrics: Metrics,
+        hotline: str = "12345",
+        *,
+        faults: tuple[str, ...] = (),
+        log_level: str = "INFO",
+        ready_timeout_s: float = 30.0,
+        caller_keyer: Callable[[str], str] | None = None,
+    ) -> None:
+        self.config = config
+        self.sink = sink
+        self.metrics = metrics
+        self.hotline = hotline
+        self.faults = faults
+        self.log_level = log_level
+        self.ready_timeout_s = ready_timeout_s
+        #: Keyed hash of the caller's number (the clear number crosses only the Unix socket).
+        self._caller_keyer = caller_keyer
+        self.workers = [WorkerHandle(i) for i in range(config.workers)]
+        self._calls: dict[str, _CallTrack] = {}
+        self._dir = Path(tempfile.mkdtemp(prefix="jiesu-sip-"))
+        self.socket_path = self._dir / "workers.sock"
+        self._server: asyncio.Server | None = None
+        self._watchers: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._password = ""
+        #: Worker-side counters (frames, RTP packets received/lost) of recently ended calls, by
+        #: call id and leg; the latest 200 calls are kept.
+        self.last_leg_info: dict[str, dict[str, Any]] = {}
+
+    # --- life cycle ------------------------------------------------------------------
+    def settings_for(self, index: int) -> WorkerSettings:
+        c = self.config
+        r = c.routing
+        return WorkerSettings(
+            index=index,
+            socket_path=str(self.socket_path),
+            bind_address=c.bind_address,
+            sip_port=c.sip_port + index if c.sip_port else 0,
+            transports=c.transports,
+            rtp_port_start=c.rtp_port_start + index * c.rtp_ports_per_worker,
+            rtp_port_count=c.rtp_ports_per_worker,
+            max_legs=c.calls_per_worker,
+            codecs=c.codecs,
+            retry_after_s=c.retry_after_s,
+            frame_queue=c.frame_queue,
+            routing=RoutingRules(
+                r.assist_numbers, r.ivr_numbers, r.after_hours_numbers, r.unmatched, r.office_hours
+            ),
+            agent_uri=r.agent_uri,
+            agent_answer_timeout_s=r.agent_answer_timeout_s,
+            registrar=c.registration.registrar if c.registration.enabled else "",
+            username=c.registration.username,
+            password=self._password,
+            registration_expires_s=c.registration.expires_s,
+            faults=self.faults,
+            log_level=self.log_level,
+        )
+
+    async def start(self) -> None:
+        """Start every worker; returns when all have bound their SIP port."""
+        if self.config.registration.enabled:
+            path = self.config.registration.password_file
+            self._password = (await asyncio.to_thread(path.read_text, "utf-8")).strip()
+        if self.config.recording.enabled:
+            removed = await asyncio.to_thread(
+                purge_old_recordings,
+                self.config.recording.directory,
+                self.config.recording.retention_days,
+                time.time(),
+            )
+            if removed:
+                log.info("recordings: %d past retention removed", removed)
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.socket_path))
+        os.chmod(self.socket_path, 0o600)
+        for handle in self.workers:
+            await self._spawn(handle)
+            self._watchers.append(asyncio.create_task(self._watch(handle)))
+        await asyncio.wait_for(
+            asyncio.gather(*(h.ready.wait() for h in self.workers)), self.ready_timeout_s
+        )
+        for handle in self.workers:
+            log.info("sip worker %d: %s:%d", handle.index, self.config.bind_address, handle.port)
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`close` began (a property, so a check after an await is re-read)."""
+        return self._stopping
+
+    @property
+    def ports(self) -> list[int]:
+        return [h.port for h in self.workers]
+
+    async def _spawn(self, handle: WorkerHandle) -> None:
+        handle.ready.clear()
+        handle.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "jiesu.engine.sip.worker",
+            self.settings_for(handle.index).to_json(),
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+
+    async def _watch(self, handle: WorkerHandle) -> None:
+        while True:
+            assert handle.process is not None
+            code = await handle.process.wait()
+            if self._stopping:
+                return
+            log.error(
+                "sip worker %d (pid %d) exited with %s", handle.index, handle.process.pid, code
+            )
+            self.metrics.inc("sip_worker_restarts_total", labels={"worker": str(handle.index)})
+            await self._end_worker_calls(handle, "worker_lost")
+            handle.restarts += 1
+            await asyncio.sleep(self.config.restart_backoff_s)
+            if self.stopping:
+                return
+            await self._spawn(handle)
+
+    async def close(self) -> None:
+        """Ask every worker to hang up and stop; kill one that does not within 5 s."""
+        self._stopping = True
+        for handle in self.workers:
+            self._send(handle, {"t": "stop"})
+        for handle in self.workers:
+            process = handle.process
+            if process is None:
+                continue
+            try:
+                await asyncio.wait_for(process.wait(), 5.0)
+            except TimeoutError:
+                log.error("sip worker %d did not stop; killing it", handle.index)
+                process.kill()
+                await process.wait()
+        for task in self._watchers:
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+        for handle in self.workers:
+            await self._end_worker_calls(handle, "worker_stopped")
+            if handle.writer is not None:
+                handle.writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        with contextlib.suppress(OSError):
+            self.socket_path.unlink()
+            self._dir.rmdir()
+
+    # --- commands to calls (the answer-mode primitives for IVR flows) ---------------------
+    def _send(self, handle: WorkerHandle, message: dict[str, Any]) -> bool:
+        if handle.writer is None or handle.writer.is_closing():
+            return False
+        handle.writer.write(pack(message))
+        return True
+
+    def command(self, call_id: str, op: str, **args: str) -> bool:
+        """Send ``op`` (hangup, play, stop_play, transfer, bridge) to the worker of a call."""
+        track = self._calls.get(call_id)
+        if track is None:
+            return False
+        return self._send(self.workers[track.worker], {"t": "cmd", "c": call_id, "op": op, **args})
+
+    def hangup(self, call_id: str) -> bool:
+        return self.command(call_id, "hangup")
+
+    def play(self, call_id: str, wav: Path) -> bool:
+        return self.command(call_id, "play", wav=str(wav))
+
+    def transfer(self, call_id: str, uri: str) -> bool:
+        """Blind transfer with REFER; the call ends when the transfer succeeded."""
+        return self.command(call_id, "transfer", uri=uri)
+
+    def bridge(self, call_id: str, uri: str) -> bool:
+        """Ring ``uri`` and bridge it to the caller (the call becomes a two-leg assist call)."""
+        return self.command(call_id, "bridge", uri=uri)
+
+    @property
+    def live_calls(self) -> int:
+        return len(self._calls)
+
+    # --- frames from workers ----------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        frames = FrameReader()
+        handle: WorkerHandle | None = None
+        try:
+            while data := await reader.read(1 << 16):
+                for message in frames.feed(data):
+                    if message["t"] == "ready":
+                        handle = self.workers[int(message["index"])]
+                        handle.writer = writer
+                        handle.port = int(message["port"])
+                        handle.ready.set()
+                    elif handle is not None:
+                        await self._handle(handle, message)
+        except WireError as exc:
+            log.error("bad frame from a sip worker: %s", exc)
+            self.metrics.inc("sip_bad_frames_total")
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
+        kind = message["t"]
+        if kind == "audio":
+            self._audio(message)
+        elif kind == "start":
+            await self._start_call(handle, message)
+        elif kind == "end":
+            await self._end_call(handle, message)
+        elif kind == "metric":
+            labels = {str(k): str(v) for k, v in dict(message.get("labels") or {}).items()}
+            self.metrics.inc(str(message["name"]), float(message.get("n", 1)), labels)
+        elif kind == "dtmf":
+            self.metrics.inc("sip_dtmf_total", labels={"method": str(message.get("method"))})
+            log.info(
+                "call %s: DTMF %s (%s)", str(message["c"])[:8], message["d"], message["method"]
+            )
+        else:
+            self.metrics.inc("sip_bad_frames_total")
+
+    async def _start_call(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
+        legs = tuple(Leg(v) for v in message["legs"])
+        mode = {"assist": CallMode.ASSIST, "ivr": CallMode.IVR}.get(
+            str(message["mode"]), CallMode.AFTER_HOURS
+        )
+        codec = str(message.get("codec") or "PCMA")
+        call = IngestCall(
+            call_id=str(message["c"]),
+            hotline=self.hotline,
+            agent_id=str(message.get("agent") or ""),
+            mode=mode,
+            legs=legs,
+            codec=codec.lower(),
+            rate=_CODEC_RATES.get(codec.upper(), 8000),
+            caller_masked=str(message.get("caller") or ""),
+            source=f"sip-worker-{handle.index}",
+            caller_key=(
+                self._caller_keyer(number)
+                if self._caller_keyer is not None and (number := str(message.get("number") or ""))
+                else ""
+            ),
+        )
+        try:
+            await self.sink.call_started(call)
+        except Exception as exc:
+            log.warning("sink refused call %s: %r; hanging up", call.call_id[:8], exc)
+            self.metrics.inc("sip_calls_refused_total", labels={"reason": "sink"})
+            self._send(handle, {"t": "cmd", "c": call.call_id, "op": "hangup"})
+            return
+        track = _CallTrack(call, handle.index, {leg: _LegTrack() for leg in legs})
+        if self.config.recording.enabled:
+            for leg in legs:
+                track.recorders[leg] = LegRecorder(
+                    self.config.recording.directory, call.call_id, leg
+                )
+        self._calls[call.call_id] = track
+        handle.calls.add(call.call_id)
+        self.metrics.inc("sip_calls_total", labels={"mode": mode.value})
+
+    def _audio(self, message: dict[str, Any]) -> None:
+        track = self._calls.get(str(message["c"]))
+        if track is None:
+            self.metrics.inc("sip_frames_dropped_total", labels={"where": "no_call"})
+            return
+        try:
+            leg = Leg(message["l"])
+            state = track.legs[leg]
+        except (ValueError, KeyError):
+            self.metrics.inc("sip_bad_frames_total")
+            return
+        seq = int(message["s"])
+        if seq < state.next_seq:
+            self.metrics.inc("sip_bad_frames_total")
+            return
+        offset = int(message["m"]) - FRAME_MS * seq
+        while state.next_seq < seq:  # frames the worker dropped: silence in their slot
+            state.gaps += 1
+            self.metrics.inc("sip_frames_dropped_total", labels={"where": "gap"})
+            self._deliver(track, leg, state.next_seq, offset, _SILENCE)
+            state.next_seq += 1
+        payload = message["p"]
+        if isinstance(payload, bytes) and len(payload) == FRAME_BYTES:
+            pcm = np.frombuffer(payload, dtype=np.int16)
+        else:
+            state.bad += 1
+            self.metrics.inc("sip_bad_frames_total")
+            pcm = _SILENCE
+        self._deliver(track, leg, seq, offset, pcm)
+        state.next_seq = seq + 1
+
+    def _deliver(self, track: _CallTrack, leg: Leg, seq: int, offset: int, pcm: Any) -> None:
+        chunk = AudioChunk(track.call.call_id, leg, seq, offset + FRAME_MS * seq, pcm)
+        recorder = track.recorders.get(leg)
+        if recorder is not None:
+            recorder.write(pcm)
+        try:
+            self.sink.audio(chunk)
+        except Exception:
+            log.exception("sink.audio failed")
+            self.metrics.inc("sip_sink_errors_total")
+
+    async def _end_call(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
+        call_id = str(message["c"])
+        per_leg = {str(item["l"]): item for item in message.get("legs", [])}
+        await self._finish(handle, call_id, str(message.get("reason") or "ended"), per_leg)
+
+    async def _finish(
+        self, handle: WorkerHandle, call_id: str, reason: str, per_leg: dict[str, Any]
+    ) -> None:
+        track = self._calls.pop(call_id, None)
+        handle.calls.discard(call_id)
+        if track is None:
+            return
+        legs = []
+        for leg, state in track.legs.items():
+            info = per_leg.get(leg.value, {})
+            legs.append(
+                LegStats(
+                    leg=leg,
+                    received=state.next_seq - state.gaps,
+                    frames=state.next_seq - state.gaps - state.bad,
+                    lost=state.gaps + state.bad,
+                    bad=state.bad,
+                    chunks=state.next_seq,
+                    samples=state.next_seq * (FRAME_BYTES // 2),
+                )
+            )
+            if int(info.get("rtp_lost", 0)):
+                self.metrics.inc("sip_rtp_lost_total", float(info["rtp_lost"]))
+        for recorder in track.recorders.values():
+            recorder.close()
+        longest = max((s.chunks for s in legs), default=0)
+        stats = CallStats(
+            received=sum(s.received for s in legs),
+            frames=sum(s.frames for s in legs),
+            lost=sum(s.lost for s in legs),
+            bad=sum(s.bad for s in legs),
+            chunks=sum(s.chunks for s in legs),
+            samples=sum(s.samples for s in legs),
+            duration_ms=longest * FRAME_MS,
+            legs=tuple(legs),
+        )
+        self.last_leg_info[call_id] = per_leg
+        while len(self.last_leg_info) > 200:
+            self.last_leg_info.pop(next(iter(self.last_leg_info)))
+        try:
+            await self.sink.call_ended(call_id, reason, stats)
+        except Exception:
+            log.exception("sink.call_ended failed for %s", call_id[:8])
+            self.metrics.inc("sip_sink_errors_total")
+
+    async def _end_worker_calls(self, handle: WorkerHandle, reason: str) -> None:
+        for call_id in sorted(handle.calls):
+            await self._finish(handle, call_id, reason, {})
