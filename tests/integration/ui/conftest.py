@@ -216,15 +216,21 @@ def _artifacts(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def engine(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
-    """The engine with the assist stages off, or on with ``@pytest.mark.parametrize(
-    "engine", [True], indirect=True)``."""
+    """The engine, assist stages off. Indirect parameters (a dict) change it:
+    ``{"assist": True}`` runs the assist stages, ``{"screen_queue_limit": 8}`` the gateway's
+    per-screen queue."""
+    options: dict[str, Any] = getattr(request, "param", {})
     link = CutLink()
     port = await link.start()
     origin = f"http://127.0.0.1:{port}"
     config = JiesuConfig(
         hotline=HOTLINE,
         gateway=GatewayConfig(
-            port=0, allowed_origins=(origin,), allow_missing_origin=False, hello_timeout_s=5.0
+            port=0,
+            allowed_origins=(origin,),
+            allow_missing_origin=False,
+            hello_timeout_s=5.0,
+            screen_queue_limit=options.get("screen_queue_limit", 1000),
         ),
         ingest=IngestConfig(port=0),
         auth=AuthConfig(token_secret_file=tmp_path / "token.secret"),
@@ -236,7 +242,7 @@ async def engine(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
         ),
         speech=SpeechConfig(enabled=False),
         # The assist stages' events are what the test writes; test_edit_roundtrip runs them.
-        assist=AssistConfig(enabled=request.param if hasattr(request, "param") else False),
+        assist=AssistConfig(enabled=options.get("assist", False)),
     )
     runtime = Runtime(config)
     await runtime.start()

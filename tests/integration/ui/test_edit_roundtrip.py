@@ -13,7 +13,7 @@ from jiesu.engine.events import Event, FieldOrigin, TicketField
 CALL = "c-edit-1"
 
 
-@pytest.mark.parametrize("engine", [True], indirect=True)
+@pytest.mark.parametrize("engine", [{"assist": True}], indirect=True)
 async def test_edit_is_locked_by_the_engine(engine: Any, browser: Any) -> None:
     if engine.runtime.assist is None:
         pytest.skip("the assist stages did not load in this checkout (see the engine's log)")
