@@ -21,7 +21,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,6 +49,7 @@ __all__ = [
     "WINDOW_BUCKETS",
     "AsrRequest",
     "AsrResult",
+    "CharTiming",
     "WhisperCt2",
     "bucket_for",
     "default_cache_dir",
@@ -140,6 +141,45 @@ def prepare_whisper_base(cache_dir: Path | None = None, spec: ModelSpec | None =
 _REPEATED_UNIT = re.compile(r"(.{3,}?)\1{2,}|(.)\2{5,}")
 
 
+ALIGN_FRAMES_PER_SECOND = 50
+"""Encoder frames per second: alignment times are in these (20 ms) steps."""
+
+
+def _rows(encoded: Any, indices: Sequence[int]) -> Any:
+    host = np.asarray(encoded)
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(host[list(indices)]))
+
+
+def _char_timings(tok: Any, text: list[int], result: Any, n_frames: int) -> tuple[CharTiming, ...]:
+    """Characters of ``text`` with start/end seconds from one CTranslate2 alignment result."""
+    words, word_tokens = tok.split_tokens_on_unicode([*text, int(tok.eot)])
+    pairs = list(result.alignments)
+    if len(word_tokens) <= 1 or not pairs:
+        return ()
+    text_indices = np.array([p[0] for p in pairs])
+    time_indices = np.array([p[1] for p in pairs])
+    # A jump: the first alignment step of each text token, which is when it starts.
+    jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
+    jump_times = time_indices[jumps] / ALIGN_FRAMES_PER_SECOND
+    bounds = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
+    if len(jump_times) <= bounds[-1]:
+        return ()
+    probs = list(result.text_token_probs)
+    limit = n_frames / 100.0
+    chars: list[CharTiming] = []
+    for w, word in enumerate(words[:-1]):
+        start = float(jump_times[bounds[w]])
+        end = min(float(jump_times[bounds[w + 1]]), limit)
+        lo, hi = int(bounds[w]), int(bounds[w + 1])
+        prob = float(np.mean(probs[lo:hi])) if probs[lo:hi] else 0.0
+        visible = [c for c in word if not c.isspace()]
+        # A token group that decodes to several characters: share its time evenly.
+        step = max(0.0, end - start) / max(1, len(visible))
+        for k, char in enumerate(visible):
+            chars.append(CharTiming(char, start + k * step, start + (k + 1) * step, prob))
+    return tuple(chars)
+
+
 def is_looping(text: str) -> bool:
     """A decoder loop: text that compresses too well, or a 3+ character unit said three times
     in a row (Whisper base wrote one 12-character AISHELL sentence three times over, which
@@ -193,6 +233,9 @@ class AsrRequest:
     #: use less: a loop in a partial is dropped and replaced a moment later, and a smaller
     #: window costs less (the encoder's cost grows faster than the window).
     margin_frames: int | None = None
+    #: Align the text to the audio (CTranslate2's ``align`` on the same encoder output) and
+    #: return per-character times: finals want them, partials are replaced too soon to.
+    char_timings: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,6 +249,18 @@ class AsrResult:
     language: str
     language_prob: float
     window_frames: int
+    #: Per character of ``text`` (spaces excepted), when asked for: where it was heard.
+    chars: tuple[CharTiming, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CharTiming:
+    """One character of a result and when it was said, in seconds from the request's start."""
+
+    char: str
+    start_s: float
+    end_s: float
+    probability: float
 
 
 # --------------------------------------------------------------------------- adapter
@@ -357,8 +412,10 @@ class WhisperCt2:
             width = beam or request.beam_size or self.beam_size
             groups.setdefault((width, bool(request.prompt.strip())), []).append(i)
         feats = np.stack([self.features(r.pcm, window) for r in batch])
+        timed = [i for i, r in enumerate(batch) if r.char_timings]
         # Sub-batches need the encoder output on the host, where its rows can be picked.
-        encoded: Any = self._encode(feats, to_cpu=len(groups) > 1)
+        on_host = len(groups) > 1 or 0 < len(timed) < len(batch)
+        encoded: Any = self._encode(feats, to_cpu=on_host)
         languages: list[tuple[str, float]] = [(r.language or "", 1.0) for r in batch]
         if self._multilingual and any(r.language is None for r in batch):
             detected = self._model.detect_language(encoded)
@@ -402,6 +459,39 @@ class WhisperCt2:
                     window_frames=window,
                 )
             )
+        if timed:
+            rows = encoded if len(timed) == len(batch) else _rows(encoded, timed)
+            timings = self._align(rows, [batch[i] for i in timed], [toks[i] for i in timed],
+                                  [out[i].tokens for i in timed], window)  # fmt: skip
+            for i, chars in zip(timed, timings, strict=True):
+                out[i] = replace(out[i], chars=chars)
+        return out
+
+    def _align(
+        self,
+        encoded: Any,
+        batch: Sequence[AsrRequest],
+        toks: Sequence[Any],
+        token_ids: Sequence[tuple[int, ...]],
+        window: int,
+    ) -> list[tuple[CharTiming, ...]]:
+        """Per-character times from cross-attention alignment (as faster-whisper's word
+        timestamps do it, but per character: Chinese has no spaces between words)."""
+        texts = [[t for t in ids if t < tok.eot] for tok, ids in zip(toks, token_ids, strict=True)]
+        if not any(texts):
+            return [() for _ in batch]
+        frames = [max(1, min(window, len(r.pcm) // HOP_SAMPLES)) for r in batch]
+        # An empty text cannot be aligned: give it one end-of-text token and ignore the result.
+        aligned = self._model.align(
+            encoded,
+            list(toks[0].sot_sequence),
+            [t or [int(toks[i].eot)] for i, t in enumerate(texts)],
+            frames,
+            median_filter_width=7,
+        )
+        out: list[tuple[CharTiming, ...]] = []
+        for tok, text, result, n_frames in zip(toks, texts, aligned, frames, strict=True):
+            out.append(_char_timings(tok, text, result, n_frames) if text else ())
         return out
 
     def _encode(self, feats: npt.NDArray[np.float32], to_cpu: bool) -> Any:

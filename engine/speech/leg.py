@@ -15,6 +15,7 @@ utterance is dropped (and counted by the caller); a partial judged the same way 
 
 from __future__ import annotations
 
+import difflib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,9 @@ class DecodedText:
     text: str
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
+    #: The characters of ``text`` (spaces excepted) with times in ms from the start of the
+    #: decode's audio, when the model aligned them; empty otherwise.
+    chars: tuple[TimedToken, ...] = ()
 
 
 @dataclass(slots=True)
@@ -264,9 +268,26 @@ class LegRecognizer:
             text=text,
             t_start=decode.t_start,
             t_end=decode.t_end,
-            tokens=(),
+            tokens=self._final_tokens(decode, result, text),
             language="zh",
         )
+
+    def _final_tokens(
+        self, decode: Decode, result: DecodedText, text: str
+    ) -> tuple[TimedToken, ...]:
+        """The final text's characters with call-media times, from the model's alignment."""
+        if not result.chars:
+            return ()
+        begin = max(0, decode.t_start - self.config.preroll_ms)
+        raw = "".join(c.text for c in result.chars)
+        simplified = self.normalizer.to_simplified(raw)
+        if len(simplified) != len(raw):
+            simplified = raw
+        heard = [
+            TimedToken(ch, begin + c.t_start, begin + c.t_end, c.probability)
+            for ch, c in zip(simplified, result.chars, strict=True)
+        ]
+        return map_timings(text, heard, decode.t_end)
 
     def _invented(self, decode: Decode, result: DecodedText, text: str) -> bool:
         unsure = (
@@ -292,6 +313,45 @@ def _spread(text: str, t_start: int, t_end: int) -> list[TimedToken]:
         TimedToken(ch, int(t_start + i * step), int(t_start + (i + 1) * step), 1.0)
         for i, ch in enumerate(text)
     ]
+
+
+def map_timings(text: str, heard: Sequence[TimedToken], t_end: int) -> tuple[TimedToken, ...]:
+    """Times for each character of ``text`` (the normalised, corrected final) from the
+    characters the model aligned (``heard``, before normalisation).
+
+    Characters kept by normalisation take their own times; a replaced run (digits for number
+    words, a corrected hotword) shares the time of what it replaced; an inserted character
+    (punctuation) sits at the end of the one before it. Times never go backwards and never
+    pass ``t_end``.
+    """
+    source = "".join(t.text for t in heard)
+    matcher = difflib.SequenceMatcher(None, source, text, autojunk=False)
+    out: list[TimedToken] = []
+    last = heard[0].t_start if heard else 0
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            for k in range(j2 - j1):
+                h = heard[i1 + k]
+                out.append(TimedToken(text[j1 + k], h.t_start, h.t_end, h.probability))
+        elif op == "replace":
+            span = heard[i1:i2]
+            start, end = span[0].t_start, span[-1].t_end
+            prob = sum(h.probability for h in span) / len(span)
+            step = (end - start) / (j2 - j1)
+            for k in range(j2 - j1):
+                a, b = int(start + k * step), int(start + (k + 1) * step)
+                out.append(TimedToken(text[j1 + k], a, b, prob))
+        elif op == "insert":
+            at = out[-1].t_end if out else last
+            out.extend(TimedToken(text[j], at, at, 1.0) for j in range(j1, j2))
+    clean: list[TimedToken] = []
+    floor = 0
+    for token in out:
+        start = min(max(token.t_start, floor), t_end)
+        end = min(max(token.t_end, start), t_end)
+        clean.append(TimedToken(token.text, start, end, round(token.probability, 3)))
+        floor = start
+    return tuple(clean)
 
 
 def pcm_to_float(pcm: Pcm) -> npt.NDArray[np.float32]:

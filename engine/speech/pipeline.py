@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from jiesu.engine.audio import AudioChunk, Leg
 from jiesu.engine.eventlog import EventLog
+from jiesu.engine.events import TimedToken
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.speech.batcher import (
     Batcher,
@@ -237,8 +238,11 @@ def silero_vad_factory(threads: int = 1) -> VadFactory:
     return factory
 
 
-def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
-    """Adapt a :class:`~jiesu.models.whisper_ct2.WhisperCt2` to :data:`DecodeBatch`."""
+def whisper_decoder(
+    model: object, language: str = "zh", *, char_timings: bool = True
+) -> DecodeBatch:
+    """Adapt a :class:`~jiesu.models.whisper_ct2.WhisperCt2` to :data:`DecodeBatch`; finals
+    get per-character times (``char_timings``) from the model's alignment."""
     from jiesu.models.whisper_ct2 import AsrRequest, WhisperCt2, is_looping
 
     assert isinstance(model, WhisperCt2)
@@ -252,6 +256,7 @@ def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
                 beam_size=None if d.final else 1,
                 retry_loops=d.final,
                 margin_frames=None if d.final else PARTIAL_MARGIN_FRAMES,
+                char_timings=d.final and char_timings,
             )
             for d in batch
         ]
@@ -261,6 +266,12 @@ def whisper_decoder(model: object, language: str = "zh") -> DecodeBatch:
                 "" if not d.final and is_looping(r.text) else r.text,
                 r.no_speech_prob,
                 r.avg_logprob,
+                tuple(
+                    TimedToken(
+                        c.char, round(c.start_s * 1000), round(c.end_s * 1000), c.probability
+                    )
+                    for c in r.chars
+                ),
             )
             for d, r in zip(batch, model.transcribe_batch(requests), strict=True)
         ]

@@ -141,6 +141,21 @@ def test_mixed_beams_in_one_window_share_one_encode(
     assert [r.text for r in mixed] == [alone[0], alone[2], alone[1], alone[3]]
 
 
+def test_char_timings_cover_the_text_in_order_and_only_when_asked(
+    whisper: WhisperCt2, mandarin_clips: list[Clip]
+) -> None:
+    clip = min(short_clips(mandarin_clips), key=lambda c: -c.seconds)
+    timed, plain = whisper.transcribe_batch(
+        [AsrRequest(clip.pcm, char_timings=True), AsrRequest(clip.pcm)]
+    )
+    assert timed.text == plain.text and plain.chars == ()
+    assert "".join(c.char for c in timed.chars) == "".join(timed.text.split())
+    starts = [c.start_s for c in timed.chars]
+    assert starts == sorted(starts)
+    assert all(0 <= c.start_s <= c.end_s <= clip.seconds + 0.05 for c in timed.chars)
+    assert timed.chars[-1].end_s - timed.chars[0].start_s >= clip.seconds / 2
+
+
 def test_ten_second_window_gives_the_same_text_as_thirty(
     whisper: WhisperCt2, mandarin_clips: list[Clip]
 ) -> None:

@@ -93,4 +93,13 @@ async def test_real_call_gives_ordered_partials_and_an_accurate_final(runtime: R
     errors = char_errors(normalize_for_scoring(reference(CLIP)), normalize_for_scoring(final.text))
     print(f"final {final.text!r}: CER {errors.cer:.3f}")
     assert errors.cer <= 0.3
+    # per-character times from the model's alignment: every character, in order, in the turn
+    assert "".join(t.text for t in final.tokens) == final.text
+    starts = [t.t_start for t in final.tokens]
+    assert starts == sorted(starts)
+    assert all(final.t_start - 300 <= t.t_start <= t.t_end <= final.t_end for t in final.tokens)
+    spoken = [t for t in final.tokens if t.t_end > t.t_start]
+    assert len(spoken) >= len(final.text) // 2, "most characters take time to say"
+    # the characters span the voice, not the window: last one ends near the voice's end
+    assert abs(final.tokens[-1].t_end - (1000 + offset_ms)) <= 600
     assert runtime.metrics.value("asr_finals_total") == 1

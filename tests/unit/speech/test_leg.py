@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 
 from jiesu.engine.audio import AudioChunk, Leg
+from jiesu.engine.events import TimedToken
 from jiesu.engine.speech.endpointer import EndpointerConfig
 from jiesu.engine.speech.hotwords import HotwordCorrector
-from jiesu.engine.speech.leg import Decode, DecodedText, LegRecognizer, RecognizerConfig
+from jiesu.engine.speech.leg import (
+    Decode,
+    DecodedText,
+    LegRecognizer,
+    RecognizerConfig,
+    map_timings,
+)
 from jiesu.engine.speech.textnorm import TextNormalizer
 
 FRAME = 320  # 20 ms at 16 kHz
@@ -102,6 +109,43 @@ def test_final_text_is_simplified_and_normalised() -> None:
     assert payload is not None
     assert payload.text.startswith("我的电话是13812345678")
     assert payload.leg is Leg.CALLER and payload.t_start == final.t_start
+
+
+def timed(text: str, start: int = 0, step: int = 100) -> tuple[TimedToken, ...]:
+    return tuple(
+        TimedToken(ch, start + i * step, start + (i + 1) * step, 0.9) for i, ch in enumerate(text)
+    )
+
+
+def test_final_characters_carry_the_models_times_through_normalisation() -> None:
+    rec = recognizer()
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    raw = "我的電話是幺三八"
+    payload = rec.on_final(final, DecodedText(raw, chars=timed(raw, 10)))
+    assert payload is not None and payload.text == "我的电话是138"
+    begin = max(0, final.t_start - 100)  # the decode's audio starts one pre-roll early
+    assert [t.text for t in payload.tokens] == list("我的电话是138")
+    # kept characters (traditional -> simplified too) keep their own times
+    assert [(t.t_start, t.t_end) for t in payload.tokens[:5]] == [
+        (begin + 10 + i * 100, begin + 110 + i * 100) for i in range(5)
+    ]
+    # digits written for 幺三八 share the time of the words they replace
+    assert payload.tokens[5].t_start == begin + 510 and payload.tokens[7].t_end == begin + 810
+
+
+def test_map_timings_inserted_punctuation_sits_at_the_previous_end_and_clamps() -> None:
+    tokens = map_timings("你好，请讲", timed("你好请讲", 0, 300), t_end=1000)
+    assert [t.text for t in tokens] == list("你好，请讲")
+    assert tokens[2].t_start == tokens[2].t_end == 600  # the comma takes no time
+    assert tokens[-1].t_end == 1000  # never past the utterance's end
+    assert [t.t_start for t in tokens] == sorted(t.t_start for t in tokens)
+
+
+def test_final_without_model_times_has_no_tokens() -> None:
+    rec = recognizer()
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    payload = rec.on_final(final, DecodedText("你好"))
+    assert payload is not None and payload.tokens == ()
 
 
 @pytest.mark.parametrize(
