@@ -101,7 +101,8 @@ async def test_healthz_metrics_and_404(gw) -> None:  # type: ignore[no-untyped-d
     lines = dict(line.rsplit(" ", 1) for line in body.strip().splitlines())
     assert lines["gateway_screens"] == "1"
     assert lines['gateway_bad_messages_total{reason="bad_json"}'] == "1"
-    assert (await http_get(gw.gateway.port, "/"))[0] == 404
+    # "/" is the screens' start page now (jiesu.engine.gateway.static); other paths are 404.
+    assert (await http_get(gw.gateway.port, "/nothing-here"))[0] == 404
     assert (await http_get(gw.gateway.port, "/admin?x=1"))[0] == 404
 
 
