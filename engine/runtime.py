@@ -144,6 +144,13 @@ class Runtime:
             log.info("sip workers: %s", ", ".join(f"udp:{p}" for p in self.sip.ports))
         gw, ing = self.config.gateway, self.config.ingest
         log.info("screens: ws://%s:%d (GET /healthz, /metrics)", gw.host, self.gateway.port)
+        log.info(
+            "agent screen: http://%s:%d/agent, supervisor: http://%s:%d/supervisor",
+            gw.host,
+            self.gateway.port,
+            gw.host,
+            self.gateway.port,
+        )
         log.info("audio ingest: ws://%s:%d", ing.host, self.ingest.port)
         storage = self.config.storage
         log.info("event log: %s (synchronous=%s)", storage.event_log, storage.synchronous)
