@@ -451,6 +451,9 @@ def summarize(state: FillerState, schema: WorkOrderSchema) -> str:
     where = field_of("address")
     if where:
         parts.append(f"地点{where}")
+    if where:
+        # The place is said once, in front; not again as one of the caller's clauses.
+        content = [c for c in content if c not in where and where not in c]
     parts.extend(dict.fromkeys(content[:4]))
     text = f"{who}{verb}：" + "，".join(parts) + "。"
     if demands:

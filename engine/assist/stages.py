@@ -377,8 +377,9 @@ class AssistService:
             assert call.state is not None
             state, fields = self._filler.edit(call.state, request.field, request.value)
             call.state = state
-            await self._publish(call, call.t_media, fields)
+            # Stored before it is shown: the screen's echo means the ticket has the value.
             await self._save(call)
+            await self._publish(call, call.t_media, fields)
         self._metrics.inc("assist_agent_edits_total")
         log.info(
             "call %s: agent %s set %s (%s)",

@@ -111,7 +111,20 @@ async def test_ticket_fields_stream_to_the_screen_and_agent_edits_lock(make_engi
     await client.stop_call("call-1")
     await screen.until(lambda m: m.get("type") == "call.ended")
     await engine.assist.idle()
+    # Wrap-up: the order stays editable after the hang-up.
+    await screen.send(
+        {"type": "ticket.edit", "call_id": "call-1", "field": "summary", "value": "夜间施工噪音"}
+    )
+    wrapped = await screen.until(
+        lambda m: (
+            m.get("type") == "ticket.field"
+            and m["payload"]["field"] == "summary"
+            and m["payload"]["origin"] == "agent"
+        )
+    )
+    assert wrapped["payload"]["value"] == "夜间施工噪音"
     store = engine.store()
+    assert store.ticket_for_call("call-1").fields["summary"] == "夜间施工噪音"  # type: ignore[union-attr]
     ticket = store.ticket_for_call("call-1")
     assert ticket is not None and ticket.ticket_id == ticket_id_for("call-1")
     assert ticket.fields["caller_name"] == "王晓明"
