@@ -65,6 +65,8 @@ R = TypeVar("R")
 _RELEVANT = (CallStarted, TranscriptFinal, CallEnded)
 #: Finished calls whose order can still be edited (wrap-up), oldest forgotten first.
 FINISHED_KEPT = 1000
+#: Caller keys waiting for their call's first event.
+MAX_PENDING_KEYS = 10_000
 
 
 @dataclass
@@ -158,6 +160,9 @@ class AssistService:
     def open_call(self, call: IngestCall) -> None:
         """Called by the ingest sink before the call's ``call.started`` is appended."""
         self._pending_keys[call.call_id] = (call.caller_key, call.caller_masked)
+        while len(self._pending_keys) > MAX_PENDING_KEYS:
+            # A call whose call.started never came (refused while opening): forget the oldest.
+            del self._pending_keys[next(iter(self._pending_keys))]
 
     def order(self, call_id: str) -> FillerState | None:
         call = self._calls.get(call_id) or self._finished.get(call_id)
