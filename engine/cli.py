@@ -34,6 +34,7 @@ BENCHMARKS = {
     "batching": "jiesu.bench.batching",
     "capacity": "jiesu.bench.capacity",
     "gateway": "jiesu.bench.gateway",
+    "hotwords": "jiesu.bench.hotwords",
     "nonspeech": "jiesu.bench.nonspeech_bench",
     "latency": "jiesu.bench.latency",
     "workorder": "jiesu.bench.workorder",
@@ -41,6 +42,8 @@ BENCHMARKS = {
     "risk": "jiesu.bench.risk",
     "address": "jiesu.bench.address",
     "phone": "jiesu.bench.phone",
+    "classify": "jiesu.bench.classify",
+    "kb": "jiesu.bench.kb",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary
@@ -48,6 +51,7 @@ BENCHMARKS = {
 TRAINERS: dict[str, str] = {
     "address": "jiesu.engine.assist.extract.address_train",
     "emotion": "jiesu.engine.alerts.emotion_train",
+    "classify": "jiesu.engine.assist.classify.train",
 }
 
 log = logging.getLogger("jiesu")
