@@ -14,9 +14,13 @@ CALL = "c-edit-1"
 
 
 @pytest.mark.parametrize("engine", [{"assist": True}], indirect=True)
-async def test_edit_is_locked_by_the_engine(engine: Any, browser: Any) -> None:
+async def test_edit_is_locked_by_the_engine(
+    caplog: pytest.LogCaptureFixture, engine: Any, browser: Any
+) -> None:
     if engine.runtime.assist is None:
-        pytest.skip("the assist stages did not load in this checkout (see the engine's log)")
+        records = caplog.get_records("setup")
+        why = [r.getMessage() for r in records if "assist disabled" in r.getMessage()]
+        pytest.skip(f"the assist stages did not load in this checkout: {why}")
     async with engine.placed_call(CALL, "agent-7"):
         page, problems = await engine.open_page(browser, f"/agent#token={engine.token('agent-7')}")
         await page.wait_for_selector(f'body[data-call="{CALL}"]')
