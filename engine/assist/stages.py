@@ -125,6 +125,7 @@ class AssistService:
         #: Caller keys handed over by the ingest before the call's first event.
         self._pending_keys: dict[str, tuple[str, str]] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self._closed = False
         #: Set whenever a worker finishes an item (what :meth:`idle` waits on).
         self._progress = asyncio.Event()
         # One thread for the models (filler) and one that owns the store's connection.
@@ -137,7 +138,10 @@ class AssistService:
         self._unsubscribe = self._log.subscribe(self._on_event)
 
     async def close(self) -> None:
-        """Stop listening, let the workers finish what is queued, release the threads."""
+        """Stop listening, stop the workers, release the threads and the store (once)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

@@ -74,6 +74,7 @@ class Engine:
     ingest: IngestServer
     assist: AssistService
     store_path: Path
+    dsn: str
     signer: TokenSigner
     metrics: Metrics
     screens: list[ClientConnection] = field(default_factory=list)
@@ -97,17 +98,18 @@ class Engine:
 
     def store(self) -> TicketStore:
         """A second connection to the ticket database, for checking what was saved."""
-        return open_store(sqlite_path=str(self.store_path))
+        return open_store(dsn=self.dsn, sqlite_path=str(self.store_path))
 
 
-EngineFactory = Callable[[AssistToolkit], Any]
+EngineFactory = Callable[..., Any]
 
 
 @pytest.fixture
 async def make_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
     running: list[Engine] = []
 
-    async def make(toolkit: AssistToolkit) -> Engine:
+    async def make(toolkit: AssistToolkit, dsn: str = "") -> Engine:
+        """An engine; ``dsn`` puts the ticket store on PostgreSQL instead of SQLite."""
         log = EventLog(tmp_path / "events.sqlite3", synchronous="NORMAL")
         await log.start()
         metrics = Metrics()
@@ -120,7 +122,7 @@ async def make_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
             TicketFiller(schema, toolkit),
             metrics,
             hotline=HOTLINE,
-            store=open_store(sqlite_path=str(store_path)),
+            store=open_store(dsn=dsn, sqlite_path=str(store_path)),
             caller_keyer=keyer,
             queue_limit=8,
         )
@@ -131,7 +133,7 @@ async def make_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
         await gateway.start()
         ingest = IngestServer(IngestConfig(port=0), signer, router, metrics, caller_keyer=keyer)
         await ingest.start()
-        engine = Engine(log, gateway, ingest, assist, store_path, signer, metrics)
+        engine = Engine(log, gateway, ingest, assist, store_path, dsn, signer, metrics)
         running.append(engine)
         return engine
 
