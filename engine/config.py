@@ -103,6 +103,7 @@ class SpeechConfig:
     #: 0: let CTranslate2 choose.
     cpu_threads: int = _bounded(0, 0, 256)
     beam_size: int = _bounded(5, 1, 16)
+    #: A Whisper language code to force ("zh"), or "auto" to detect it per utterance.
     language: str = "zh"
     #: TOML file whose string lists are the hotwords (prompt + pinyin correction); optional.
     hotwords_file: Path = Path("sip_config/hotwords.toml")

@@ -106,6 +106,8 @@ class DecodedText:
     #: The characters of ``text`` (spaces excepted) with times in ms from the start of the
     #: decode's audio, when the model aligned them; empty otherwise.
     chars: tuple[TimedToken, ...] = ()
+    #: The language the model transcribed in (detected when not forced); "" when unknown.
+    language: str = ""
 
 
 @dataclass(slots=True)
@@ -269,7 +271,7 @@ class LegRecognizer:
             t_start=decode.t_start,
             t_end=decode.t_end,
             tokens=self._final_tokens(decode, result, text),
-            language="zh",
+            language=result.language or "zh",
         )
 
     def _final_tokens(

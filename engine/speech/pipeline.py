@@ -242,7 +242,8 @@ def whisper_decoder(
     model: object, language: str = "zh", *, char_timings: bool = True
 ) -> DecodeBatch:
     """Adapt a :class:`~jiesu.models.whisper_ct2.WhisperCt2` to :data:`DecodeBatch`; finals
-    get per-character times (``char_timings``) from the model's alignment."""
+    get per-character times (``char_timings``) from the model's alignment. ``language``
+    ``"auto"`` lets the model detect it per utterance (a multilingual model only)."""
     from jiesu.models.whisper_ct2 import AsrRequest, WhisperCt2, is_looping
 
     assert isinstance(model, WhisperCt2)
@@ -252,7 +253,7 @@ def whisper_decoder(
             AsrRequest(
                 pcm_to_float(d.pcm[: 30 * 16000]),
                 prompt=d.prompt,
-                language=language,
+                language=None if language == "auto" else language,
                 beam_size=None if d.final else 1,
                 retry_loops=d.final,
                 margin_frames=None if d.final else PARTIAL_MARGIN_FRAMES,
@@ -272,6 +273,7 @@ def whisper_decoder(
                     )
                     for c in r.chars
                 ),
+                r.language,
             )
             for d, r in zip(batch, model.transcribe_batch(requests), strict=True)
         ]

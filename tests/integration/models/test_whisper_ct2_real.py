@@ -156,6 +156,22 @@ def test_char_timings_cover_the_text_in_order_and_only_when_asked(
     assert timed.chars[-1].end_s - timed.chars[0].start_s >= clip.seconds / 2
 
 
+def test_pipeline_decoder_detects_the_language_when_configured_auto(
+    whisper: WhisperCt2, mandarin_clips: list[Clip]
+) -> None:
+    from jiesu.engine.audio import Leg
+    from jiesu.engine.speech.leg import Decode
+    from jiesu.engine.speech.pipeline import whisper_decoder
+
+    clip = next(c for c in mandarin_clips if c.name == "speechio_CCTV_1.wav")
+    pcm = (clip.pcm * 32767).astype(np.int16)
+    decode = Decode(Leg.CALLER, "caller-0", True, 0, int(clip.seconds * 1000), pcm, "", 0)
+    (auto,) = whisper_decoder(whisper, "auto")([decode])
+    (forced,) = whisper_decoder(whisper, "en", char_timings=False)([decode])
+    assert auto.language == "zh" and auto.text and auto.chars
+    assert forced.language == "en" and forced.chars == ()
+
+
 def test_ten_second_window_gives_the_same_text_as_thirty(
     whisper: WhisperCt2, mandarin_clips: list[Clip]
 ) -> None:

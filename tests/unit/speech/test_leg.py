@@ -141,6 +141,15 @@ def test_map_timings_inserted_punctuation_sits_at_the_previous_end_and_clamps() 
     assert [t.t_start for t in tokens] == sorted(t.t_start for t in tokens)
 
 
+def test_final_reports_the_language_the_model_heard() -> None:
+    rec = recognizer()
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    english = rec.on_final(final, DecodedText("hello there", language="en"))
+    assert english is not None and english.language == "en"
+    unknown = rec.on_final(final, DecodedText("你好"))
+    assert unknown is not None and unknown.language == "zh"
+
+
 def test_final_without_model_times_has_no_tokens() -> None:
     rec = recognizer()
     final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
