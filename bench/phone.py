@@ -61,7 +61,9 @@ class Case:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", type=int, default=3000, help="utterances with a number")
-    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument(
+        "--seed", type=int, default=2026, help="generator seed (12345 was used while developing)"
+    )
 
 
 def random_number(rng: random.Random) -> str:

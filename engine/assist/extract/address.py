@@ -22,13 +22,20 @@ from jiesu.engine.assist.extract.address_corpus import spans
 from jiesu.engine.assist.extract.address_features import sequence_features, tokenize
 
 #: Corpus label -> work-order component name; labels not listed keep their corpus name.
-COMPONENT_NAMES: Mapping[str, str] = MappingProxyType({"prov": "province"})
+COMPONENT_NAMES: Mapping[str, str] = MappingProxyType(
+    {"prov": "province", "devZone": "devzone", "subRoad": "subroad"}
+)
 #: Labels that alone do not make an address (a name, a filler, a vague hint).
 _NOT_ADDRESS = frozenset({"person", "redundant", "assist", "otherinfo"})
 #: Where a clause ends: a new address never spans these.
 _BREAKS = frozenset("，。！？；,.!?;\n")
 MODEL_FILE = "address_crf.crfsuite"
 GAZETTEER_FILE = "address_gazetteer.json"
+PROVENANCE_FILE = "address_crf.provenance.json"
+#: Below this mean marginal a run of tags is the labeller guessing, not an address.
+MIN_CONFIDENCE = 0.5
+#: A run that is only a place name (poi) needs more certainty: any phrase can look like one.
+MIN_POI_ONLY_CONFIDENCE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +76,9 @@ def _new_segmenter() -> Any:
 class AddressParser:
     """Labels address parts with the CRF; one instance is shared by every call (read-only)."""
 
-    def __init__(self, model_path: Path, gazetteer: Mapping[str, str]) -> None:
+    def __init__(
+        self, model_path: Path, gazetteer: Mapping[str, str], feature_set: int = 1
+    ) -> None:
         import pycrfsuite  # type: ignore[import-untyped]  # ships no py.typed marker
 
         if not model_path.is_file():
@@ -77,13 +86,20 @@ class AddressParser:
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(model_path))
         self._gazetteer = MappingProxyType(dict(gazetteer))
+        self._feature_set = feature_set
         self._segmenter = _new_segmenter()
 
     @classmethod
     def load(cls, folder: Path) -> AddressParser:
         """Load ``address_crf.crfsuite`` and ``address_gazetteer.json`` from ``folder``."""
         gazetteer = json.loads((folder / GAZETTEER_FILE).read_text(encoding="utf-8"))
-        return cls(folder / MODEL_FILE, gazetteer)
+        provenance = folder / PROVENANCE_FILE
+        # The features a model was trained with are recorded beside it (absent: the first set).
+        feature_set = 1
+        if provenance.is_file():
+            recorded = json.loads(provenance.read_text(encoding="utf-8"))
+            feature_set = int(recorded.get("parameters", {}).get("feature_set", 1))
+        return cls(folder / MODEL_FILE, gazetteer, feature_set)
 
     @classmethod
     def load_default(cls) -> AddressParser:
@@ -98,7 +114,9 @@ class AddressParser:
         """(tag, marginal probability) per token of one address or clause."""
         if not tokens:
             return []
-        features = sequence_features(tokens, self.words("".join(tokens)), self._gazetteer)
+        features = sequence_features(
+            tokens, self.words("".join(tokens)), self._gazetteer, self._feature_set
+        )
         tags = [str(t) for t in self._tagger.tag(features)]
         return [(tag, float(self._tagger.marginal(tag, i))) for i, tag in enumerate(tags)]
 
@@ -150,6 +168,10 @@ def _to_match(text: str, run: Sequence[TaggedToken]) -> AddressMatch | None:
     # Trim leading/trailing filler parts so the span is the address itself.
     real = [t for t in run if t.tag.partition("-")[2] not in _NOT_ADDRESS]
     confidence = sum(t.probability for t in run) / len(run)
+    if confidence < MIN_CONFIDENCE or (
+        set(core) <= {"poi", "subpoi"} and confidence < MIN_POI_ONLY_CONFIDENCE
+    ):
+        return None
     return AddressMatch(
         components=MappingProxyType(components),
         start=real[0].start,

@@ -29,6 +29,8 @@ _SUFFIX_SET = frozenset(SUFFIXES)
 _CUES = frozenset("第近旁内东西南北中之与和及对号栋幢单元层楼室弄")
 #: Administrative labels the gazetteer remembers: closed sets that generalise across files.
 GAZETTEER_LABELS = ("prov", "city", "district", "town")
+#: The feature set new models are trained with (the model's provenance records its own).
+FEATURE_SET = 2
 _TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|\S")
 _CHINESE_DIGITS = frozenset("零一二三四五六七八九十百千两幺")
 
@@ -102,22 +104,20 @@ def _gazetteer_tags(tokens: Sequence[str], gazetteer: Mapping[str, str]) -> list
     return out
 
 
-def _word_positions(tokens: Sequence[str], words: Sequence[str]) -> list[str]:
-    """B/M/E/S position of each token inside the jieba word covering it (by character offset)."""
-    text_pos: list[int] = []
-    pos = 0
-    for tok in tokens:
-        text_pos.append(pos)
-        pos += len(tok)
-    labels: list[str] = []
+def _word_positions(tokens: Sequence[str], words: Sequence[str]) -> tuple[list[str], list[int]]:
+    """B/M/E/S position of each token inside the jieba word covering it (by character offset),
+    and the index of that word."""
     bounds: list[tuple[int, int]] = []
     pos = 0
     for word in words:
         bounds.append((pos, pos + len(word)))
         pos += len(word)
+    labels: list[str] = []
+    index: list[int] = []
     k = 0
-    for i, start in enumerate(text_pos):
-        end = start + len(tokens[i])
+    start = 0
+    for tok in tokens:
+        end = start + len(tok)
         while k < len(bounds) - 1 and bounds[k][1] <= start:
             k += 1
         w_start, w_end = bounds[k] if bounds else (start, end)
@@ -129,26 +129,33 @@ def _word_positions(tokens: Sequence[str], words: Sequence[str]) -> list[str]:
             labels.append("E")
         else:
             labels.append("M")
-    return labels
+        index.append(k)
+        start = end
+    return labels, index
 
 
 def sequence_features(
-    tokens: Sequence[str], words: Sequence[str], gazetteer: Mapping[str, str]
+    tokens: Sequence[str],
+    words: Sequence[str],
+    gazetteer: Mapping[str, str],
+    feature_set: int = FEATURE_SET,
 ) -> list[list[str]]:
     """CRF features (string attributes) for every token.
 
     ``words`` is the jieba segmentation of ``"".join(tokens)``; ``gazetteer`` maps an
-    administrative name to its label.
+    administrative name to its label. ``feature_set`` 1 is the first shipped model's; 2 adds a
+    ±4 window, more n-grams and the identity of the jieba words around the token.
     """
     n = len(tokens)
     norm = [_norm(t) for t in tokens]
     cls = [char_class(t) for t in tokens]
     ends, starts = _suffix_features(tokens)
     gaz = _gazetteer_tags(tokens, gazetteer)
-    wpos = _word_positions(tokens, words)
+    wpos, widx = _word_positions(tokens, words)
+    wnorm = [_norm(w) for w in words] or [""]
 
     def at(seq: Sequence[str], i: int) -> str:
-        return seq[i] if 0 <= i < n else ("<S>" if i < 0 else "</S>")
+        return seq[i] if 0 <= i < len(seq) else ("<S>" if i < 0 else "</S>")
 
     out: list[list[str]] = []
     for i in range(n):
@@ -173,5 +180,17 @@ def sequence_features(
         f.append(f"wp[-1|1]={at(wpos, i - 1)}{wpos[i]}{at(wpos, i + 1)}")
         f.append(f"wp_w={wpos[i]}{norm[i]}")
         f.append(f"pos={min(i, 6)}")
+        if feature_set >= 2:
+            f.append(f"w[-4]={at(norm, i - 4)}")
+            f.append(f"w[4]={at(norm, i + 4)}")
+            f.append(f"w[-3|-2]={at(norm, i - 3)}{at(norm, i - 2)}")
+            f.append(f"w[2|3]={at(norm, i + 2)}{at(norm, i + 3)}")
+            f.append(f"w[-2|0]={at(norm, i - 2)}{at(norm, i - 1)}{norm[i]}")
+            f.append(f"w[0|2]={norm[i]}{at(norm, i + 1)}{at(norm, i + 2)}")
+            k = widx[i]
+            f.append(f"word={wnorm[k]}")
+            f.append(f"word[-1]={at(wnorm, k - 1)}")
+            f.append(f"word[1]={at(wnorm, k + 1)}")
+            f.append(f"wordlen={min(len(wnorm[k]), 5)}")
         out.append(f)
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import random
 import sys
 import time
@@ -26,6 +27,7 @@ from typing import Any
 from jiesu.engine.assist.extract.address import (
     GAZETTEER_FILE,
     MODEL_FILE,
+    PROVENANCE_FILE,
     AddressParser,
     _new_segmenter,
     trained_dir,
@@ -36,11 +38,15 @@ from jiesu.engine.assist.extract.address_corpus import (
     read_corpus,
     spans,
 )
-from jiesu.engine.assist.extract.address_features import GAZETTEER_LABELS, sequence_features
+from jiesu.engine.assist.extract.address_features import (
+    FEATURE_SET,
+    GAZETTEER_LABELS,
+    sequence_features,
+)
 from jiesu.engine.assist.extract.spoken import read_count, read_digits
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared/data/text/address_parsing"
-PROVENANCE_FILE = "address_crf.provenance.json"
+logger = logging.getLogger("jiesu.train.address")
 
 #: What callers say before an address, and after it (written for this project).
 PREFIXES: tuple[str, ...] = (
@@ -67,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--augment", type=float, default=0.4, help="share of addresses also set in spoken context"
     )
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--feature-set", type=int, default=FEATURE_SET, choices=(1, 2))
 
 
 def build_gazetteer(corpus: Sequence[LabelledAddress]) -> dict[str, str]:
@@ -107,12 +114,15 @@ def spoken_copy(item: LabelledAddress, rng: random.Random) -> LabelledAddress:
 
 
 def _features(
-    items: Sequence[LabelledAddress], segmenter: Any, gazetteer: Mapping[str, str]
+    items: Sequence[LabelledAddress],
+    segmenter: Any,
+    gazetteer: Mapping[str, str],
+    feature_set: int,
 ) -> list[list[list[str]]]:
     out = []
     for item in items:
         words = [str(w) for w in segmenter.lcut("".join(item.tokens), HMM=False)]
-        out.append(sequence_features(item.tokens, words, gazetteer))
+        out.append(sequence_features(item.tokens, words, gazetteer, feature_set))
     return out
 
 
@@ -148,15 +158,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     segmenter = _new_segmenter()
 
+    class _Trainer(pycrfsuite.Trainer):  # type: ignore[misc]  # untyped base
+        """Logs progress every 25 iterations instead of crfsuite's verbose stdout."""
+
+        def message(self, text: str) -> None:
+            pass
+
+        def on_iteration(self, log: str, info: dict[str, Any]) -> None:
+            if info.get("num", 0) % 25 == 0:
+                logger.info(
+                    "address CRF iteration %s loss %.1f active features %s",
+                    info.get("num"),
+                    info.get("loss", 0.0),
+                    info.get("active_features"),
+                )
+
     folds = 5
-    trainer = pycrfsuite.Trainer(verbose=False)
+    trainer = _Trainer(verbose=False)
     for k in range(folds):
         part = train[k::folds]
         others = [item for n, item in enumerate(train) if n % folds != k]
         gazetteer = build_gazetteer(others)
         extra = [spoken_copy(item, rng) for item in part if rng.random() < args.augment]
         for item, feats in zip(
-            [*part, *extra], _features([*part, *extra], segmenter, gazetteer), strict=True
+            [*part, *extra],
+            _features([*part, *extra], segmenter, gazetteer, args.feature_set),
+            strict=True,
         ):
             trainer.append(feats, list(item.tags))
     trainer.set_params(
@@ -207,6 +234,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "augment": args.augment,
             "seed": args.seed,
             "gazetteer_jackknife_folds": folds,
+            "feature_set": args.feature_set,
         },
         "metrics": metrics,
         "train_seconds": round(train_s, 1),
