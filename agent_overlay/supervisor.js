@@ -10,6 +10,7 @@ import { ALERT_LEVEL, CALL_MODE, CALL_STATE, EMOTION, LINK_STATE, label } from "
 
 const $ = (id) => document.getElementById(id);
 const HOUR_MS = 3600 * 1000;
+const auto = (row) => row.mode === "after_hours" || row.mode === "ivr";
 const BOARD_TYPES = new Set(["call.started", "call.state", "call.ended", "alert.emotion", "alert.risk"]);
 
 class SupervisorScreen {
@@ -153,7 +154,6 @@ class SupervisorScreen {
     for (const row of rows) body.append(this.renderRow(row, now)); // append moves: keeps nodes
     $("board-empty").hidden = rows.length > 0;
     const live = [...this.board.values()];
-    const auto = (r) => r.mode === "after_hours" || r.mode === "ivr";
     $("count-talking").textContent = live.filter((r) => !auto(r) && r.state !== "ringing").length;
     $("count-waiting").textContent = live.filter((r) => r.state === "ringing").length;
     $("count-auto").textContent = live.filter(auto).length;
@@ -190,7 +190,12 @@ class SupervisorScreen {
     if (!emotions.length) trend.append(el("span", { class: "muted", text: "平稳" }));
     const latest = row.alerts[row.alerts.length - 1];
     const cells = [
-      el("td", { class: "agent", text: row.agentId || "—" }),
+      el(
+        "td",
+        { class: "agent" },
+        row.agentId || "—",
+        auto(row) ? el("span", { class: "mode-tag", text: label(CALL_MODE, row.mode) }) : null,
+      ),
       el("td", { text: row.callerMasked || "—", title: label(CALL_MODE, row.mode) }),
       el("td", {}, el("span", { class: "pill", dataset: { state: row.state }, text: label(CALL_STATE, row.state) })),
       el("td", { class: "mono", text: row.startedAt ? duration(now - row.startedAt) : "—" }),

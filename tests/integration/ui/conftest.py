@@ -37,7 +37,7 @@ from jiesu.engine.config import (
     SpeechConfig,
     StorageConfig,
 )
-from jiesu.engine.events import Event, Payload
+from jiesu.engine.events import CallMode, Event, Payload
 from jiesu.engine.ingest.client import IngestClient
 from jiesu.engine.runtime import Runtime
 
@@ -151,7 +151,9 @@ class Engine:
     def token(self, sub: str, role: Role = Role.AGENT, ttl_s: int = 3600) -> str:
         return self.runtime.signer.mint(sub, role, HOTLINE, ttl_s, time.time())
 
-    async def place_call(self, call_id: str, agent_id: str, caller: str) -> IngestClient:
+    async def place_call(
+        self, call_id: str, agent_id: str, caller: str, mode: CallMode = CallMode.ASSIST
+    ) -> IngestClient:
         """A call through the real audio ingest (G.711 two legs); returns the open client."""
         client = IngestClient(self.ingest_url, self.token("test-pbx", Role.INGEST))
         await client.connect()
@@ -162,6 +164,7 @@ class Engine:
             hotline=HOTLINE,
             agent_id=agent_id,
             caller_number=caller,
+            mode=mode,
         )
         self._t0[call_id] = time.monotonic()
         return client
@@ -195,10 +198,14 @@ class Engine:
 
     @contextlib.asynccontextmanager
     async def placed_call(
-        self, call_id: str, agent_id: str, caller: str = "13812345678"
+        self,
+        call_id: str,
+        agent_id: str,
+        caller: str = "13812345678",
+        mode: CallMode = CallMode.ASSIST,
     ) -> AsyncIterator[IngestClient]:
         """A call open on the ingest for the duration of the block, hung up after it."""
-        client = await self.place_call(call_id, agent_id, caller)
+        client = await self.place_call(call_id, agent_id, caller, mode)
         try:
             yield client
         finally:

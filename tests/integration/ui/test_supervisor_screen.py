@@ -9,6 +9,7 @@ from jiesu.engine.audio import Leg
 from jiesu.engine.auth import Role
 from jiesu.engine.events import (
     AlertLevel,
+    CallMode,
     EmotionAlert,
     FieldOrigin,
     RiskAlert,
@@ -22,6 +23,7 @@ async def test_supervisor_board_counters_and_follow(engine: Any, browser: Any) -
     async with (
         engine.placed_call("c-calm", "agent-1", "13900001111"),
         engine.placed_call("c-angry", "agent-2", "13900002222"),
+        engine.placed_call("c-night", "robot", "13900003333", CallMode.AFTER_HOURS),
     ):
         # History written before the supervisor looks: it must come with the follow.
         await engine.emit(
@@ -35,9 +37,10 @@ async def test_supervisor_board_counters_and_follow(engine: Any, browser: Any) -
             browser, f"/supervisor#token={engine.token('lead-1', Role.SUPERVISOR)}"
         )
         await page.wait_for_selector('#link-state[data-state="open"]')
-        await page.wait_for_function("() => document.querySelectorAll('#board tr').length === 2")
+        await page.wait_for_function("() => document.querySelectorAll('#board tr').length === 3")
         assert await page.text_content("#count-talking") == "2"
         assert await page.text_content("#count-waiting") == "0"
+        assert await page.text_content("#count-auto") == "1"
 
         # Alerts arrive on the board without following; the angry call moves to the top.
         await engine.emit(
