@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 _REQUIRED = (("to", "t"), ("from", "f"), ("call-id", "i"), ("cseq",), ("via", "v"))
+_DATE = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
 _REQUEST_LINE = re.compile(r"^([A-Za-z!%'*+.`~_-]+) (\S+) SIP/2\.0$")
 
 
@@ -27,7 +28,10 @@ def _headers(head: str) -> list[tuple[str, str]]:
 
 def check_request(message: str) -> str:
     """What is wrong with the request, or "" if nothing this check knows of."""
-    head, _, _body = message.replace("\r\n", "\n").partition("\n\n")
+    raw_head, sep, raw_body = message.partition("\r\n\r\n")
+    if not sep:
+        raw_head, _, raw_body = message.partition("\n\n")
+    head = raw_head.replace("\r\n", "\n")
     first = head.split("\n", 1)[0]
     match = _REQUEST_LINE.match(first)
     if match is None:
@@ -48,8 +52,14 @@ def check_request(message: str) -> str:
     if cseq[1] != method:
         return "CSeq method does not match the request"
     length = values.get("content-length", values.get("l"))
-    if length is not None and not length.isdigit():
-        return "malformed Content-Length"
+    if length is not None:
+        if not length.isdigit():
+            return "malformed Content-Length"
+        if int(length) > len(raw_body.encode("utf-8", "surrogateescape")):
+            return "Content-Length larger than the body"
+    date = values.get("date")
+    if date is not None and not _DATE.match(date):
+        return "malformed Date (RFC 1123 date in GMT expected)"
     max_forwards = values.get("max-forwards")
     if max_forwards is not None and (not max_forwards.isdigit() or int(max_forwards) > 255):
         return "malformed Max-Forwards"

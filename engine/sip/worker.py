@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import gc
 import logging
+import os
 import queue
 import signal
 import socket
@@ -611,6 +612,11 @@ class Worker:
         self.graveyard.clear()
         self.account = None
         gc.collect()  # every Call, Tap and Account goes before libDestroy
+        left = [o for o in gc.get_objects() if isinstance(o, SipCall | Tap)]
+        if left:
+            log.warning("%d pjsua2 objects still referenced at shutdown", len(left))
+            for o in left[:3]:
+                log.warning("held by %s", [type(r).__name__ for r in gc.get_referrers(o)])
         deadline = time.monotonic() + 2.0
         while not self.outbox.empty() and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -632,7 +638,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("worker %d cannot start: %s", settings.index, exc.info())
         return 1
     worker.run()
-    return 0
+    logging.shutdown()
+    # Python's own teardown would destroy leftover SWIG objects after libDestroy (pjsua2
+    # asserts then); everything is flushed and destroyed already, so leave without it.
+    os._exit(0)
 
 
 if __name__ == "__main__":
