@@ -82,10 +82,18 @@ export function applyEvent(call, event) {
       call.tipIds.add(p.tip_id);
       call.tips.push({ id: p.tip_id, text: p.text, seq: event.seq });
       return [{ kind: "tip" }];
-    case "caller.profile":
+    case "caller.profile": {
       call.profile = { ...p };
       call.callerMasked = p.caller_masked || call.callerMasked;
-      return [{ kind: "info" }];
+      const changes = [{ kind: "info" }];
+      if (p.ticket_count > 0) {
+        // A caller with past tickets is a repeat caller: worth a banner, not only the panel.
+        const level = p.open_count > 0 ? "warning" : "info";
+        const reason = `历史工单 ${p.ticket_count} 件，未办结 ${p.open_count} 件`;
+        changes.push(...derivedAlert(call, event, "repeat_caller", level, reason, p.last_ticket_id));
+      }
+      return changes;
+    }
     case "speaker.turn":
       return [];
     default:
@@ -130,7 +138,23 @@ function applyField(call, event) {
     seq: event.seq,
   };
   call.fields.set(p.field, field);
-  return [{ kind: "field", field }];
+  const changes = [{ kind: "field", field }];
+  if (p.field === "duplicate_of" && p.value && p.value !== existing?.value) {
+    // The engine reports a possible duplicate as a field; the agent must see it at once.
+    const reason = `同地址同类诉求已有工单 ${p.value}`;
+    changes.push(...derivedAlert(call, event, "duplicate_ticket", "warning", reason, ""));
+  }
+  return changes;
+}
+
+// An alert the screen raises from another event (kept with the engine's alerts, keyed by the
+// seq of the event it came from, so a repeated event raises nothing new).
+function derivedAlert(call, event, kind, level, reason, quote) {
+  if (call.alertSeqs.has(event.seq)) return [];
+  call.alertSeqs.add(event.seq);
+  const alert = { type: "alert.risk", seq: event.seq, tWall: event.t_wall, derived: true, kind, level, reason, quote };
+  call.alerts.push(alert);
+  return [{ kind: "alert", alert }];
 }
 
 function applyCard(call, event) {

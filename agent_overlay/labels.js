@@ -51,17 +51,24 @@ export const EMOTION = Object.freeze({
   neutral: "平静",
   calm: "平静",
   positive: "正面",
+  surprise: "惊讶",
   happy: "满意",
 });
 
+// Risk kinds of engine/alerts/risk.py, plus the two the screens derive (duplicate, repeat).
 export const RISK_KIND = Object.freeze({
   duplicate_ticket: "疑似重复工单",
   duplicate: "疑似重复工单",
   repeat_caller: "重复来电",
-  self_harm: "极端风险",
-  suicide: "极端风险",
-  violence: "暴力风险",
-  threat: "威胁言论",
+  self_harm: "自伤/轻生风险",
+  suicide: "自伤/轻生风险",
+  violence: "暴力事件",
+  threat: "威胁他人",
+  gas_leak: "燃气泄漏",
+  fire: "火情",
+  medical: "急症/伤病",
+  trapped: "人员被困",
+  vulnerable_person: "儿童/老人处境危险",
   mass_incident: "群体性事件",
   media: "媒体曝光",
   complaint_escalation: "越级投诉",

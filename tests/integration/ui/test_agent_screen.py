@@ -82,6 +82,9 @@ async def test_agent_screen_live_call_edit_cards_alerts_and_resume(
             ),
         )
         await page.wait_for_selector(".profile-count")
+        # A caller with an open past ticket is a repeat caller: a banner, not only the panel.
+        await page.wait_for_selector('#banner:not([hidden])[data-level="warning"]')
+        assert "重复来电" in await page.text_content("#banner-text")
 
         # Partial first (provisional), replaced in place by the final, for both speakers.
         agent_leg, utt, partials, final = CONVERSATION[0]
@@ -196,7 +199,17 @@ async def test_agent_screen_live_call_edit_cards_alerts_and_resume(
         )
         await page.wait_for_selector('#banner[data-level="critical"]')
         assert "疑似重复工单" in await page.text_content("#banner-text")
-        assert "另有 1 条" in await page.text_content("#banner-more")
+        assert "另有 2 条" in await page.text_content("#banner-more")
+        # The engine reports a possible duplicate as a field; the screen raises it as an alert.
+        await engine.emit(CALL, TicketField("duplicate_of", "T-2031", 0.9, FieldOrigin.AUTO, False))
+        await page.wait_for_function(
+            "() => document.querySelector('#banner-more').textContent.includes('另有 3 条')"
+        )
+        await page.keyboard.press("Escape")  # dismiss the critical one: the next most severe
+        await page.wait_for_function(
+            "() => document.querySelector('#banner-text').textContent.includes('T-2031')"
+            " && document.querySelector('#banner').dataset.level === 'warning'"
+        )
         await engine.emit(CALL, CoachingTip("tip-1", "先安抚情绪，再确认地址"))
         await page.wait_for_selector('#tips .tip[data-tip="tip-1"]')
         assert CALLER_NUMBER not in await page.content()
