@@ -68,6 +68,7 @@ class WorkerHandle:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     restarts: int = 0
     calls: set[str] = field(default_factory=set)
+    pongs: dict[int, asyncio.Future[None]] = field(default_factory=dict)
 
 
 class SipSupervisor:
@@ -102,6 +103,7 @@ class SipSupervisor:
         self._watchers: list[asyncio.Task[None]] = []
         self._stopping = False
         self._password = ""
+        self._pings = 0
         #: Worker-side counters (frames, RTP packets received/lost) of recently ended calls, by
         #: call id and leg; the latest 200 calls are kept.
         self.last_leg_info: dict[str, dict[str, Any]] = {}
@@ -188,6 +190,7 @@ class SipSupervisor:
             log.error(
                 "sip worker %d (pid %d) exited with %s", handle.index, handle.process.pid, code
             )
+            handle.ready.clear()
             self.metrics.inc("sip_worker_restarts_total", labels={"worker": str(handle.index)})
             await self._end_worker_calls(handle, "worker_lost")
             handle.restarts += 1
@@ -253,6 +256,21 @@ class SipSupervisor:
         """Ring ``uri`` and bridge it to the caller (the call becomes a two-leg assist call)."""
         return self.command(call_id, "bridge", uri=uri)
 
+    async def sync(self, index: int = 0, timeout_s: float = 10.0) -> None:
+        """Wait until worker ``index`` has delivered everything it sent before this call."""
+        handle = self.workers[index]
+        self._pings += 1
+        token = self._pings
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        handle.pongs[token] = future
+        if not self._send(handle, {"t": "ping", "n": token}):
+            handle.pongs.pop(token, None)
+            raise ConnectionError(f"sip worker {index} is not connected")
+        try:
+            await asyncio.wait_for(future, timeout_s)
+        finally:
+            handle.pongs.pop(token, None)
+
     @property
     def live_calls(self) -> int:
         return len(self._calls)
@@ -290,6 +308,10 @@ class SipSupervisor:
         elif kind == "metric":
             labels = {str(k): str(v) for k, v in dict(message.get("labels") or {}).items()}
             self.metrics.inc(str(message["name"]), float(message.get("n", 1)), labels)
+        elif kind == "pong":
+            future = handle.pongs.pop(int(message.get("n", 0)), None)
+            if future is not None and not future.done():
+                future.set_result(None)
         elif kind == "dtmf":
             self.metrics.inc("sip_dtmf_total", labels={"method": str(message.get("method"))})
             log.info(

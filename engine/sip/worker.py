@@ -416,7 +416,8 @@ class Worker:
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = False
-        cfg.uaConfig.maxCalls = s.max_legs
+        # The wheel's compiled limit; the worker's own limit (max_legs) refuses with 503 first.
+        cfg.uaConfig.maxCalls = 4
         cfg.uaConfig.userAgent = "Jiesu"
         cfg.medConfig.noVad = True  # frames keep coming in silence
         cfg.medConfig.clockRate = RATE
@@ -543,6 +544,10 @@ class Worker:
         self.graveyard.append(session)
 
     def run_command(self, message: dict[str, Any]) -> None:
+        if message.get("t") == "ping":
+            # A barrier: everything this worker sent before is on the socket ahead of it.
+            self.send_control({"t": "pong", "n": message.get("n", 0)})
+            return
         session = self.sessions.get(str(message.get("c", "")))
         op = message.get("op")
         if session is None or session.caller is None:
