@@ -70,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what Jiesu gives the decoder as prompt (default: %(default)s, as serve does)",
     )
     parser.add_argument("--no-g711", action="store_true", help="skip the 8 kHz G.711 copies")
+    parser.add_argument(
+        "--final-min-window",
+        type=float,
+        default=0.0,
+        help="finals decode in at least this window, s (as [speech] final_min_window_s)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compute-type", default="int8")
     parser.add_argument("--beam-size", type=int, default=5)
@@ -107,8 +113,14 @@ def load_pcm(path: Path) -> Pcm:
 class StreamingTranscriber:
     """Jiesu's per-leg path, run offline: finals only (partials do not change final text)."""
 
-    def __init__(self, model: object, hotwords: tuple[str, ...], prompt: str) -> None:
-        self._decode = whisper_decoder(model)
+    def __init__(
+        self,
+        model: object,
+        hotwords: tuple[str, ...],
+        prompt: str,
+        final_min_window_s: float = 0.0,
+    ) -> None:
+        self._decode = whisper_decoder(model, final_min_window_s=final_min_window_s)
         self._vad = silero_vad_factory()
         self._normalizer = TextNormalizer()
         self._hotwords = hotwords
@@ -166,7 +178,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         model_dir, device=args.device, compute_type=args.compute_type, beam_size=args.beam_size
     )
     hotwords = load_hotwords(args.hotwords)
-    streaming = StreamingTranscriber(model, hotwords, args.prompt)
+    streaming = StreamingTranscriber(model, hotwords, args.prompt, args.final_min_window)
     normalizer = TextNormalizer()
     channels = ["16k"] + ([] if args.no_g711 else ["g711_8k"])
     sets: list[dict[str, object]] = []
@@ -220,6 +232,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "sets": sets,
         "hotwords": len(hotwords),
         "prompt": args.prompt,
+        "final_min_window_s": args.final_min_window,
         "model": str(model_dir),
         "device": args.device,
         "compute_type": args.compute_type,

@@ -110,6 +110,9 @@ class SpeechConfig:
     partial_interval_ms: int = _bounded(500, 100, 5000)
     hangover_ms: int = _bounded(600, 100, 5000)
     max_utterance_s: float = _bounded(15.0, 4.0, 29.0)
+    #: Finals decode in at least this window (0: the smallest that fits the speech; 30: always
+    #: Whisper's full window, which reads G.711 audio better at several times the cost).
+    final_min_window_s: float = _bounded(0.0, 0.0, 30.0)
     max_batch: int = _bounded(8, 1, 256)
     max_wait_ms: float = _bounded(10.0, 0.0, 1000.0)
 

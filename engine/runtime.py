@@ -327,7 +327,7 @@ def build_speech_pipeline(
         hotwords=hotwords,
     )
     pipeline = SpeechPipeline(
-        whisper_decoder(model, config.language),
+        whisper_decoder(model, config.language, final_min_window_s=config.final_min_window_s),
         silero_vad_factory(),
         event_log,
         metrics,

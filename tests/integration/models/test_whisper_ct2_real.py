@@ -172,6 +172,31 @@ def test_pipeline_decoder_detects_the_language_when_configured_auto(
     assert forced.language == "en" and forced.chars == ()
 
 
+def test_final_min_window_puts_finals_in_the_large_window_and_leaves_partials(
+    whisper: WhisperCt2, mandarin_clips: list[Clip], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jiesu.engine.audio import Leg
+    from jiesu.engine.speech.leg import Decode
+    from jiesu.engine.speech.pipeline import whisper_decoder
+
+    clip = next(c for c in mandarin_clips if c.name == "speechio_CCTV_1.wav")
+    pcm = (clip.pcm * 32767).astype(np.int16)
+    final = Decode(Leg.CALLER, "caller-0", True, 0, 1280, pcm, "", 0)
+    partial = Decode(Leg.CALLER, "caller-0", False, 0, 1280, pcm, "", 1)
+    windows: list[int] = []
+    real = whisper.transcribe_batch
+
+    def spy(requests: list[AsrRequest]) -> list[object]:
+        results = real(requests)
+        windows.extend(r.window_frames for r in results)  # type: ignore[attr-defined]
+        return results  # type: ignore[return-value]
+
+    monkeypatch.setattr(whisper, "transcribe_batch", spy)
+    whisper_decoder(whisper, final_min_window_s=30)([final, partial])
+    whisper_decoder(whisper)([final])
+    assert windows == [3000, 500, 500]
+
+
 def test_ten_second_window_gives_the_same_text_as_thirty(
     whisper: WhisperCt2, mandarin_clips: list[Clip]
 ) -> None:
