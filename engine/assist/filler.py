@@ -120,7 +120,10 @@ class TicketFiller:
         proposals: dict[str, FieldValue] = {}
         state = self._spoken_details(state, final, text, order_no, proposals)
         state = self._address(state, final, text, proposals)
-        self._classified(state, proposals)
+        if final.leg is not Leg.AGENT or not state.order.value(self._category_name()):
+            # Classification is the costly step (sentence embeddings); the caller describes
+            # the problem, so the agent's turns do not re-run it once there is a category.
+            self._classified(state, proposals)
         state, events = self._apply(state, proposals)
         # The summary depends on the fields just set.
         summary = self.schema.by_kind("summary")
@@ -219,24 +222,34 @@ class TicketFiller:
         spec = self.schema.by_kind("address")
         if spec is None:
             return state
-        matches = [m for m in self.toolkit.addresses(text) if m.confidence >= MIN_CONFIDENCE]
-        if not matches:
-            return state
         allowed = self.schema.address_components
+        cleaned = [
+            (m, parts)
+            for m in self.toolkit.addresses(text)
+            if m.confidence >= MIN_CONFIDENCE
+            for parts in [clean_components(m.components, allowed)]
+            if parts
+        ]
+        anchored = [(m, p) for m, p in cleaned if any(k in ANCHOR_COMPONENTS for k in p)]
+        # Building-level parts alone ("3号楼2单元") only complete a place named already.
+        building = [
+            (m, p) for m, p in cleaned if (m, p) not in anchored and set(p) <= BUILDING_COMPONENTS
+        ]
+        if not anchored and not (building and state.address):
+            return state
+        taken = anchored + building
+        matches = [m for m, _ in taken]
         merged = dict(state.address)
-        best = max(matches, key=lambda m: (len(m.components), m.confidence))
+        best, best_parts = max(taken, key=lambda mp: (len(mp[1]), mp[0].confidence))
         # A new district or road means the caller is naming another place: start over from it.
         moved = any(
-            key in best.components and merged.get(key) and merged[key] != best.components[key]
-            for key in ("district", "road", "poi")
+            key in best_parts and merged.get(key) and merged[key] != best_parts[key]
+            for key in ("district", "road")
         )
         if moved:
             merged = {}
-        for match in sorted(matches, key=lambda m: m.start):
-            for label, value in match.components.items():
-                key = _COMPONENT_ALIASES.get(label, label)
-                if value and (key in allowed or key not in merged):
-                    merged[key] = value
+        for _, parts in sorted(taken, key=lambda mp: mp[0].start):
+            merged.update(parts)
         confidence = max(m.confidence for m in matches)
         if not moved and state.address:
             confidence = min(0.99, max(confidence, state.address_confidence) + REPEAT_BONUS)
@@ -247,8 +260,7 @@ class TicketFiller:
             address_confidence=confidence,
             address_source=source,
         )
-        order = [*allowed, *sorted(k for k in merged if k not in allowed)]
-        proposals[spec.name] = FieldValue(address_text(merged, order), confidence, source=source)
+        proposals[spec.name] = FieldValue(address_text(merged, allowed), confidence, source=source)
         for key in allowed:
             if key in merged:
                 proposals[f"{spec.name}.{key}"] = FieldValue(merged[key], confidence, source=source)
@@ -308,6 +320,10 @@ class TicketFiller:
                 "ready" if ready else "review", top3[0].probability
             )
 
+    def _category_name(self) -> str:
+        spec = self.schema.by_kind("category") or self.schema.by_kind("request_type")
+        return spec.name if spec is not None else ""
+
     def _summary_confidence(self, state: FillerState) -> float:
         required = [s.name for s in self.schema.fields if s.required and s.kind != "summary"]
         if not required:
@@ -327,6 +343,53 @@ class TicketFiller:
                 order = changed
                 events.append(_event(name, order.fields[name]))
         return replace(state, order=order), events
+
+
+#: Components that name a place on their own; a match needs one of them to be an address.
+ANCHOR_COMPONENTS = frozenset(
+    {"province", "city", "district", "devzone", "town", "community", "road"}
+)
+#: Components inside a building, which only complete an address.
+BUILDING_COMPONENTS = frozenset({"houseno", "cellno", "floorno", "roomno"})
+#: What a component's text must end with (the sequence labeller also tags spoken sentences).
+_SUFFIXES = {
+    "province": ("省", "自治区", "市"),
+    "city": ("市", "州", "盟", "地区"),
+    "district": ("区", "县", "旗", "市"),
+    "devzone": ("区", "园"),
+    "town": ("镇", "乡", "街道", "街办"),
+    "community": ("社区", "村", "居委会", "小区", "新村"),
+    "road": ("路", "街", "道", "巷", "弄", "胡同", "线"),
+    "roadno": ("号",),
+    "houseno": ("栋", "幢", "号楼", "座", "号院", "楼"),
+    "cellno": ("单元",),
+    "floorno": ("层", "楼"),
+    "roomno": ("室", "号", "房"),
+}
+_ADMIN_COMPONENTS = frozenset({"province", "city", "district", "town"})
+#: Characters no place name contains: pronouns and particles of a spoken sentence.
+_NOT_IN_PLACES = re.compile(r"[我你您他她它吗呢吧啊呀哪谁]|希望|请问|查一查")
+_PHONE_RUN = re.compile(r"[0-9幺一二三四五六七八九零两洞]{7,}")
+
+
+def clean_components(components: Mapping[str, str], allowed: Sequence[str]) -> dict[str, str]:
+    """The plausible parts of a labelled address: schema components only, each shaped like its
+    kind (a district ends in 区/县…, a road in 路/街…), no sentence words, no phone numbers."""
+    parts: dict[str, str] = {}
+    for label, raw in components.items():
+        key = _COMPONENT_ALIASES.get(label, label)
+        value = raw.strip().removeprefix("的").removeprefix("在").removesuffix("的")
+        if key not in allowed or len(value) < 2 or len(value) > 30:
+            continue
+        if _NOT_IN_PLACES.search(value) or _PHONE_RUN.search(value):
+            continue
+        suffixes = _SUFFIXES.get(key)
+        if suffixes is not None and not value.endswith(suffixes):
+            continue
+        if key in _ADMIN_COMPONENTS and (len(value) < 3 or value.endswith("超市")):
+            continue  # 超市, 城市: a suffix alone does not make an administrative name
+        parts[key] = value
+    return parts
 
 
 def _event(name: str, value: FieldValue) -> TicketField:

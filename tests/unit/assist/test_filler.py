@@ -168,3 +168,53 @@ def test_incident_time_is_the_earliest_sure_time(filler: TicketFiller) -> None:
     state, ev = say(filler, state, Leg.CALLER, "昨天晚上十点最厉害")
     assert "incident_time" not in ev
     assert state.order.value("incident_time") == "2026-11-25 00:00"
+
+
+@pytest.mark.parametrize(
+    ("labelled", "kept"),
+    [
+        # What the character labeller tags in spoken sentences that are not addresses.
+        ({"district": "超市", "poi": "买到了", "person": "的牛奶"}, {"poi": "买到了"}),
+        ({"poi": "昨天下午三点左右", "road": "我坐10路"}, {"poi": "昨天下午三点左右"}),
+        ({"roomno": "13812345678"}, {}),
+        ({"redundant": "一", "roomno": "五九零零一二三四五六"}, {}),
+        ({"poi": "希望公交公司管一管"}, {}),
+        # Real addresses keep their parts; a leading 的 is not part of the road.
+        (
+            {"district": "拱墅区", "road": "的湖墅路", "poi": "小学"},
+            {"district": "拱墅区", "road": "湖墅路", "poi": "小学"},
+        ),
+        (
+            {
+                "prov": "浙江省",
+                "city": "杭州市",
+                "roadno": "100号",
+                "houseno": "5幢",
+                "roomno": "1201室",
+            },
+            {
+                "province": "浙江省",
+                "city": "杭州市",
+                "roadno": "100号",
+                "houseno": "5幢",
+                "roomno": "1201室",
+            },
+        ),
+    ],
+)
+def test_address_parts_must_look_like_their_kind(
+    labelled: dict[str, str], kept: dict[str, str]
+) -> None:
+    from jiesu.engine.assist.filler import clean_components
+    from jiesu.engine.assist.workorder import DEFAULT_ADDRESS_COMPONENTS
+
+    assert clean_components(labelled, DEFAULT_ADDRESS_COMPONENTS) == kept
+
+
+def test_building_parts_complete_a_known_place_only(filler: TicketFiller) -> None:
+    state = filler.start("c13", START)
+    state, ev = say(filler, state, Leg.CALLER, "3栋")
+    assert "address" not in ev
+    state, ev = say(filler, state, Leg.CALLER, "天河区中山大道88号")
+    state, ev = say(filler, state, Leg.CALLER, "3栋")
+    assert ev["address"].value == "天河区中山大道88号3栋"
