@@ -37,6 +37,7 @@ BENCHMARKS = {
     "hotwords": "jiesu.bench.hotwords",
     "nonspeech": "jiesu.bench.nonspeech_bench",
     "latency": "jiesu.bench.latency",
+    "sip-load": "jiesu.bench.sip_load",
     "workorder": "jiesu.bench.workorder",
     "emotion": "jiesu.bench.emotion",
     "risk": "jiesu.bench.risk",
