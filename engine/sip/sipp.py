@@ -218,3 +218,40 @@ async def run_sipp(
     if errors.exists():
         text += "\n" + errors.read_text(errors="replace")[-4000:]
     return SippResult(proc.returncode if proc.returncode is not None else -1, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m jiesu.engine.sip.sipp WAV``: write a G.711 pcap of the recording and a sipp
+    caller scenario that streams it, and print the sipp command for a by-hand call."""
+    import argparse
+
+    from jiesu.engine.ingest.client import read_wav
+    from jiesu.engine.sip.rtpfile import g711_packets, pcap_bytes
+
+    parser = argparse.ArgumentParser(prog="python -m jiesu.engine.sip.sipp")
+    parser.add_argument("wav", type=Path, help="a mono WAV recording (any rate)")
+    parser.add_argument("--codec", choices=["pcmu", "pcma"], default="pcmu")
+    parser.add_argument("--out", type=Path, default=Path("var/sipp"), help="where to write")
+    parser.add_argument("--target", default="127.0.0.1:5070", help="a worker's host:port")
+    parser.add_argument("--service", default="40001", help="the number to dial")
+    parser.add_argument("--tail-ms", type=int, default=1500, help="silence before the BYE")
+    args = parser.parse_args(argv)
+    pcm, rate = read_wav(args.wav)
+    packets = g711_packets(pcm, rate, args.codec)
+    args.out.mkdir(parents=True, exist_ok=True)
+    pcap = (args.out / f"{args.wav.stem}-{args.codec}.pcap").resolve()
+    pcap.write_bytes(pcap_bytes(packets))
+    scenario = args.out / "uac_speech.xml"
+    talk_ms = len(packets) * 20 + args.tail_ms
+    scenario.write_text(uac_scenario(pcap, talk_ms, codec=args.codec.upper()), encoding="ascii")
+    print(
+        f"sipp -sf {scenario} -s {args.service} -i 127.0.0.1 -mi 127.0.0.1 -p 5062 "
+        f"-mp 6100 -m 1 {args.target}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
