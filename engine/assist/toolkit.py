@@ -8,12 +8,14 @@ request-type/urgency classifiers of ``jiesu.engine.assist.extract`` and ``.class
 
 from __future__ import annotations
 
-import importlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 
 class PhoneLike(Protocol):
@@ -156,17 +158,13 @@ def load_toolkit(
 ) -> AssistToolkit:
     """The real extractors and classifiers (blocking: loads models; run off the event loop).
 
-    Raises ImportError when the extraction or classification modules are not installed.
+    Raises when a model artefact or a configuration file cannot be read.
     """
-    # Imported by name: the extraction and classification packages are separate modules that
-    # load models; nothing of them is imported until the runtime asks for the toolkit.
-    extract = "jiesu.engine.assist.extract"
-    phone = importlib.import_module(f"{extract}.phone")
-    idcard = importlib.import_module(f"{extract}.idcard")
-    names = importlib.import_module(f"{extract}.names")
-    when = importlib.import_module(f"{extract}.when")
-    address = importlib.import_module(f"{extract}.address")
-    classify_mod = importlib.import_module("jiesu.engine.assist.classify")
+    # Imported here: these modules load models; nothing of them is needed until the runtime
+    # asks for the toolkit.
+    from jiesu.engine.assist import classify as classify_mod
+    from jiesu.engine.assist import knowledge as kb_mod
+    from jiesu.engine.assist.extract import address, idcard, names, phone, when
 
     classifier = classify_mod.CategoryClassifier.load_default()
     config_dir = Path(__file__).resolve().parents[2] / "sip_config"
@@ -182,14 +180,18 @@ def load_toolkit(
     knowledge = None
     kb_path = knowledge_file or config_dir / "knowledge" / "demo_kb.jsonl"
     if kb_path.is_file():
-        kb_mod = importlib.import_module("jiesu.engine.assist.knowledge")
-        retriever = kb_mod.HybridRetriever(kb_mod.KnowledgeBase.load(kb_path))
+        # One sentence-embedding model for the classifier and the retriever.
+        retriever = kb_mod.HybridRetriever(
+            kb_mod.KnowledgeBase.load(kb_path), embedder=classifier.embedder
+        )
 
         def search(query: str, context: str) -> Sequence[HitLike]:
             hits: Sequence[HitLike] = retriever.search(query, context=context, k=3)
             return hits
 
         knowledge = Knowledge(search=search, new_tracker=kb_mod.SuggestionTracker)
+    else:
+        log.warning("no knowledge base at %s: no knowledge cards", kb_path)
 
     return AssistToolkit(
         phones=phone.extract_phones,
