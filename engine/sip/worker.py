@@ -214,6 +214,7 @@ class Session:
         self.ended = False
         self.bridged = False
         self.caller_answered = False
+        self.caller_ringing = False
         self.reason = ""
         self.agent_deadline = 0.0
         self.player: Any = None
@@ -226,9 +227,13 @@ class Session:
         return [c for c in (self.caller, self.agent) if c is not None]
 
     def on_agent_early(self, status: int) -> None:
-        if self.caller is not None and not self.caller_answered and status in (180, 183):
-            # Early media from the agent's side (183) is passed on as early media to the caller.
-            self.caller.answer(_op(status))
+        if self.caller is None or self.caller_answered or status not in (180, 183):
+            return
+        if status == 180 and self.caller_ringing:
+            return  # the caller already hears ringing (sent when the agent leg was placed)
+        # Early media from the agent's side (183) is passed on as early media to the caller.
+        self.caller_ringing = True
+        self.caller.answer(_op(status))
 
     def on_confirmed(self, call: SipCall) -> None:
         if call.leg is Leg.AGENT and self.caller is not None and not self.caller_answered:
@@ -513,6 +518,7 @@ class Worker:
         )
         if mode == "assist":
             call.answer(_op(180))
+            session.caller_ringing = True
             session.agent = SipCall(self, session, Leg.AGENT)
             session.agent_deadline = time.monotonic() + self.settings.agent_answer_timeout_s
             session.agent.makeCall(self.settings.agent_uri, _op())

@@ -78,3 +78,34 @@ async def test_sipp_call_is_answered_tapped_and_ended_by_bye(
     print(f"tap vs band-limited clip: lag {lag} samples, median frame correlation {corr:.3f}")
     assert corr > 0.8, f"the tapped audio is not the streamed clip (correlation {corr:.2f})"
     assert 0 <= lag < 16000, f"the clip starts {lag} samples into the call"
+
+
+async def test_recording_writes_the_caller_leg_to_wav(
+    make_supervisor: Any, speech_pcap: Any, tmp_path: Path
+) -> None:
+    import wave
+
+    from jiesu.engine.config import SipRecordingConfig
+
+    folder = tmp_path / "recordings"
+    supervisor, sink = await make_supervisor(
+        recording=SipRecordingConfig(enabled=True, directory=folder, retention_days=1.0)
+    )
+    pcap, packets, _ = speech_pcap(SHORT, "pcma")
+    result = await run_sipp(
+        uac_scenario(pcap, packets * 20, codec="PCMA"),
+        tmp_path,
+        f"127.0.0.1:{supervisor.ports[0]}",
+        service="40001",
+        sip_port=free_udp_port(),
+        media_port=free_udp_port(4),
+    )
+    assert result.rc == 0, result.output[-3000:]
+    call_id = next(iter(sink.started))
+    await asyncio.wait_for(sink.wait_ended(call_id), 10)
+    files = sorted(folder.rglob("*.wav"))
+    assert [f.name for f in files] == [f"{call_id}-caller.wav"]
+    with wave.open(str(files[0])) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+        recorded = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    assert np.array_equal(recorded, sink.leg_pcm(call_id, Leg.CALLER))
