@@ -104,9 +104,12 @@ class SipSupervisor:
         self._stopping = False
         self._password = ""
         self._pings = 0
+        self._changed = asyncio.Condition()
         #: Worker-side counters (frames, RTP packets received/lost) of recently ended calls, by
         #: call id and leg; the latest 200 calls are kept.
         self.last_leg_info: dict[str, dict[str, Any]] = {}
+        #: Calls reported ended to the sink since start.
+        self.calls_ended = 0
 
     # --- life cycle ------------------------------------------------------------------
     def settings_for(self, index: int) -> WorkerSettings:
@@ -270,6 +273,15 @@ class SipSupervisor:
             await asyncio.wait_for(future, timeout_s)
         finally:
             handle.pongs.pop(token, None)
+
+    async def wait_ended(self, calls: int, timeout_s: float = 30.0) -> None:
+        """Wait until ``calls`` calls have ended in total and none is live."""
+
+        async def until() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self.calls_ended >= calls and not self._calls)
+
+        await asyncio.wait_for(until(), timeout_s)
 
     @property
     def live_calls(self) -> int:
@@ -450,6 +462,9 @@ class SipSupervisor:
         except Exception:
             log.exception("sink.call_ended failed for %s", call_id[:8])
             self.metrics.inc("sip_sink_errors_total")
+        self.calls_ended += 1
+        async with self._changed:
+            self._changed.notify_all()
 
     async def _end_worker_calls(self, handle: WorkerHandle, reason: str) -> None:
         for call_id in sorted(handle.calls):

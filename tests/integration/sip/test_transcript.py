@@ -28,6 +28,7 @@ from jiesu.engine.config import (
     JiesuConfig,
     StorageConfig,
 )
+from jiesu.engine.events import TranscriptFinal
 from jiesu.engine.runtime import Runtime
 from jiesu.engine.speech.textnorm import normalize_for_scoring
 
@@ -112,3 +113,67 @@ async def test_sipp_speech_reaches_a_screen_as_transcript(
     print(f"frames tapped {info['frames']} for {talk_ms} ms; RTP {info['rtp_packets']}/{packets}")
     assert abs(info["frames"] - talk_ms / 20) <= 2
     assert info["rtp_packets"] == packets and info["rtp_lost"] == 0 and info["dropped"] == 0
+
+
+async def test_assist_call_transcribes_caller_and_agent_apart(
+    speech_pcap: Any, tmp_path: Path
+) -> None:
+    """B2BUA through the production runtime: each leg's speech is transcribed on its own leg."""
+    from sipp_peer import uas_scenario
+
+    caller_clip, agent_clip = CLIP, "speechio_CCTV_1.wav"
+    caller_pcap, caller_packets, _ = speech_pcap(caller_clip, "pcmu")
+    agent_pcap, _, _ = speech_pcap(agent_clip, "pcmu")
+    agent_port = free_udp_port()
+    config = JiesuConfig(
+        gateway=GatewayConfig(port=0),
+        ingest=IngestConfig(port=0),
+        auth=AuthConfig(token_secret_file=tmp_path / "secret"),
+        storage=StorageConfig(event_log=tmp_path / "events.sqlite3"),
+        assist=AssistConfig(enabled=False),
+        sip=sip_config(routing={"agent_uri": f"sip:agent-7@127.0.0.1:{agent_port}"}),
+    )
+    runtime = Runtime(config)
+    await runtime.start()
+    try:
+        assert runtime.sip is not None
+        agent = asyncio.create_task(
+            run_sipp(
+                uas_scenario(agent_pcap),
+                tmp_path,
+                None,
+                name="agent",
+                sip_port=agent_port,
+                media_port=free_udp_port(4),
+                timeout_s=40,
+            )
+        )
+        await asyncio.sleep(0)
+        caller = await run_sipp(
+            uac_scenario(caller_pcap, caller_packets * 20 + 1500),
+            tmp_path,
+            f"127.0.0.1:{runtime.sip.ports[0]}",
+            service="12345",
+            sip_port=free_udp_port(),
+            media_port=free_udp_port(4),
+        )
+        agent_result = await agent
+        assert caller.rc == 0, caller.output[-3000:]
+        assert agent_result.rc == 0, agent_result.output[-3000:]
+        await runtime.sip.wait_ended(1)
+        started = runtime.sip.last_leg_info
+        assert len(started) == 1
+        call_id = next(iter(started))
+        events = await runtime.event_log.read(call_id)
+    finally:
+        await runtime.close()
+    finals = [e.payload for e in events if isinstance(e.payload, TranscriptFinal)]
+    by_leg: dict[str, str] = {}
+    for final in finals:
+        by_leg[final.leg.value] = by_leg.get(final.leg.value, "") + final.text
+    print(f"assist finals by leg: {by_leg}")
+    assert set(by_leg) == {"caller", "agent"}, by_leg
+    for leg, clip in (("caller", caller_clip), ("agent", agent_clip)):
+        ref = normalize_for_scoring(reference(clip))
+        own = char_errors(ref, normalize_for_scoring(by_leg[leg])).cer
+        assert own <= 0.5, f"{leg}: {by_leg[leg]!r} vs {reference(clip)!r}"
