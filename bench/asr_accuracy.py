@@ -119,6 +119,7 @@ class StreamingTranscriber:
         hotwords: tuple[str, ...],
         prompt: str,
         final_min_window_s: float = 0.0,
+        second_pass: bool = True,
     ) -> None:
         self._decode = whisper_decoder(model, final_min_window_s=final_min_window_s)
         self._vad = silero_vad_factory()
@@ -128,6 +129,7 @@ class StreamingTranscriber:
             endpointer=EndpointerConfig(),
             prompt_history_chars=60 if prompt in ("history", "both") else 0,
             prompt_hotwords=prompt in ("hotwords", "both"),
+            hotword_second_pass=second_pass,
         )
 
     def transcribe(self, pcm: Pcm) -> str:
@@ -154,6 +156,13 @@ class StreamingTranscriber:
         if not finals:
             return []
         results: list[DecodedText] = list(self._decode(finals))
+        # The production path's second pass: finals that sound like hotwords, prompted.
+        again = [recognizer.second_pass(d, r) for d, r in zip(finals, results, strict=True)]
+        redo = [(i, d) for i, d in enumerate(again) if d is not None]
+        if redo:
+            for (i, d), r in zip(redo, self._decode([d for _, d in redo]), strict=True):
+                if recognizer.keeps_second_pass(d, r):
+                    finals[i], results[i] = d, r
         out = []
         for decode, result in zip(finals, results, strict=True):
             payload = recognizer.on_final(decode, result)

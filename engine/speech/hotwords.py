@@ -105,6 +105,10 @@ class HotwordCorrector:
     def hotwords(self) -> tuple[str, ...]:
         return self._words
 
+    def word_readings(self, hotword: str) -> tuple[frozenset[Syllable], ...]:
+        """The fuzzy readings of each character of ``hotword``."""
+        return self._readings.get(hotword) or tuple(readings(ch) for ch in hotword)
+
     def similarity(self, window: str, hotword: str) -> float:
         """Mean per-character pinyin similarity of two strings of the same length."""
         if len(window) != len(hotword) or not hotword:
@@ -166,6 +170,44 @@ class HotwordCorrector:
             pos = c.end
         out.append(text[pos:])
         return Corrected("".join(out), tuple(chosen))
+
+
+def suspects(
+    corrector: HotwordCorrector, text: str, *, threshold: float = 0.7, limit: int = 3
+) -> tuple[str, ...]:
+    """Hotwords that ``text`` may have misheard: a same-length all-Chinese window sounds like
+    one (pinyin similarity at least ``threshold``, looser than correction's) and the hotword is
+    not already in the text. Best first, at most ``limit``.
+
+    These are worth a second decode with only them as the prompt: a prompt of every hotword
+    makes Whisper base say them where they were not said, a prompt of the few that the audio
+    already sounds like does not (measured in docs/speech.md).
+    """
+    scored: dict[str, float] = {}
+    char_readings = [readings(ch) if _CJK.fullmatch(ch) else None for ch in text]
+    # Characters of hotwords already heard right belong to them, as in correction.
+    taken = [False] * len(text)
+    for word in corrector.hotwords:
+        at = text.find(word)
+        while at != -1:
+            taken[at : at + len(word)] = [True] * len(word)
+            at = text.find(word, at + 1)
+    for word in corrector.hotwords:
+        if word in text:
+            continue
+        ref = corrector.word_readings(word)
+        n = len(word)
+        best = 0.0
+        for start in range(len(text) - n + 1):
+            window = char_readings[start : start + n]
+            if any(r is None for r in window) or any(taken[start : start + n]):
+                continue
+            score = sum(char_similarity(r, h) for r, h in zip(window, ref, strict=True) if r) / n
+            best = max(best, score)
+        if best >= threshold:
+            scored[word] = best
+    ranked = sorted(scored, key=lambda w: (-scored[w], -len(w)))
+    return tuple(ranked[:limit])
 
 
 def build_prompt(hotwords: Sequence[str], previous_text: str, max_chars: int) -> str:

@@ -15,7 +15,9 @@ utterance is dropped (and counted by the caller); a partial judged the same way 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from jiesu.engine.speech.endpointer import (
     SpeechStart,
     UtteranceEnd,
 )
-from jiesu.engine.speech.hotwords import HotwordCorrector, build_prompt
+from jiesu.engine.speech.hotwords import HotwordCorrector, build_prompt, suspects
 from jiesu.engine.speech.local_agreement import LocalAgreement
 from jiesu.engine.speech.textnorm import TextNormalizer
 
@@ -78,6 +80,10 @@ class RecognizerConfig:
     #: Off by default: measured on Whisper base, a hotword prompt makes it invent those words.
     prompt_hotwords: bool = False
     prompt_max_chars: int = 120
+    #: Decode a final again with the hotwords it sounds like as the prompt (hotwords needed).
+    hotword_second_pass: bool = True
+    #: How alike (pinyin) a window must sound to a hotword to ask for the second pass.
+    second_pass_threshold: float = 0.7
     local_agreement_n: int = 2
 
 
@@ -254,6 +260,31 @@ class LegRecognizer:
             t_end=decode.t_end,
             stable_chars=agreement.stable_chars,
         )
+
+    def second_pass(self, decode: Decode, result: DecodedText) -> Decode | None:
+        """A second decode of a final, prompted with the few hotwords its text sounds like
+        (see :func:`~jiesu.engine.speech.hotwords.suspects`); None when none is worth it.
+
+        The caller decodes it and passes that result to :meth:`on_final` instead; a second
+        pass is never asked for twice."""
+        if not self.config.hotword_second_pass or self.hotwords is None or decode.prompt:
+            return None
+        text = _clean(self.normalizer.to_simplified(result.text))
+        if not text or self._invented(decode, result, text):
+            return None
+        words = suspects(self.hotwords, text, threshold=self.config.second_pass_threshold)
+        if not words:
+            return None
+        prompt = build_prompt(words, "", self.config.prompt_max_chars)
+        return dataclasses.replace(decode, prompt=prompt)
+
+    def keeps_second_pass(self, second: Decode, result: DecodedText) -> bool:
+        """Whether the second pass's text is the better one: only when it now holds one of the
+        hotwords it was prompted with. Otherwise the prompt did not help and may only have
+        changed other words, so the first pass stands."""
+        text = self.normalizer.to_simplified(result.text)
+        words = [w for w in re.split("[，。]", second.prompt) if w]
+        return any(w in text for w in words)
 
     def on_final(self, decode: Decode, result: DecodedText) -> TranscriptFinal | None:
         """The final's text, normalised and corrected; None when it is judged invented."""

@@ -203,6 +203,21 @@ class SpeechPipeline:
             self._metrics.inc("asr_finals_failed_total", labels={"reason": type(exc).__name__})
             log.error("call %s: final %s not decoded: %r", call_id, decode.utterance_id, exc)
             result = None
+        again = leg.recognizer.second_pass(decode, result) if result is not None else None
+        if again is not None:
+            try:
+                second = await self._batcher.submit(
+                    again, deadline=started + self._config.final_deadline_s, priority=Priority.FINAL
+                )
+                kept = leg.recognizer.keeps_second_pass(again, second)
+                if kept:
+                    decode, result = again, second
+                self._metrics.inc("asr_final_second_passes_total", labels={"kept": str(kept)})
+            except (Skipped, BatcherFull, BatcherClosed) as exc:
+                # The first pass stands; only the hotword prompt is lost.
+                self._metrics.inc(
+                    "asr_second_pass_failed_total", labels={"reason": type(exc).__name__}
+                )
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         if result is None:

@@ -12,6 +12,7 @@ from jiesu.engine.speech.hotwords import (
     char_similarity,
     fuzzy_syllable,
     readings,
+    suspects,
 )
 
 HOTWORDS = ["社保缴费", "公积金提取", "居住证", "武侯区", "市场监管局", "锦江区", "春熙路"]
@@ -163,3 +164,27 @@ def test_prompt_gives_previous_text_half_the_budget() -> None:
     assert prompt.endswith("六七八九十") or prompt.endswith(previous[-8:])
     assert len(prompt) <= 16
     assert prompt.startswith("社保缴费")
+
+
+def test_suspects_are_sound_alikes_the_correction_did_not_dare_to_fix(
+    corrector: HotwordCorrector,
+) -> None:
+    # No shared character, so correction leaves it; it sounds like 社保缴费, so it is a suspect.
+    assert corrector.correct("我想问一下射爆角飞怎么交").text == "我想问一下射爆角飞怎么交"
+    assert suspects(corrector, "我想问一下射爆角飞怎么交") == ("社保缴费",)
+    assert suspects(corrector, "攻击肩体取需要带什么材料")[0] == "公积金提取"
+
+
+def test_no_suspects_in_ordinary_speech_or_where_the_hotword_is_right(
+    corrector: HotwordCorrector,
+) -> None:
+    assert suspects(corrector, "今天天气很好我们出去走走") == ()
+    assert suspects(corrector, "我想问一下社保缴费怎么交") == ()
+    assert suspects(corrector, "甚至出现交易几乎停滞的情况") == ()
+
+
+def test_suspects_are_ranked_limited_and_thresholded(corrector: HotwordCorrector) -> None:
+    text = "射爆角飞和攻击肩体取还有巨柱正"
+    found = suspects(corrector, text, limit=2)
+    assert len(found) == 2 and set(found) <= {"社保缴费", "公积金提取", "居住证"}
+    assert suspects(corrector, text, threshold=1.01) == ()

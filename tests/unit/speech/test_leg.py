@@ -150,6 +150,31 @@ def test_final_reports_the_language_the_model_heard() -> None:
     assert unknown is not None and unknown.language == "zh"
 
 
+def test_second_pass_is_asked_for_sound_alikes_and_kept_only_when_it_helps() -> None:
+    rec = recognizer(hotwords=("社保缴费", "居住证"))
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    first = DecodedText("我想问一下射爆角飞怎么交")
+    again = rec.second_pass(final, first)
+    assert again is not None and again.final and again.utterance_id == final.utterance_id
+    assert "社保缴费" in again.prompt and "居住证" not in again.prompt
+    assert np.array_equal(again.pcm, final.pcm)
+    assert rec.second_pass(again, first) is None  # never a third decode
+    assert rec.keeps_second_pass(again, DecodedText("我想问一下社保缴费怎么交"))
+    assert not rec.keeps_second_pass(again, DecodedText("我想问一下射爆脚费怎么交"))
+    # nothing that sounds like a hotword, or an invented result: no second pass
+    assert rec.second_pass(final, DecodedText("今天天气很好")) is None
+    assert (
+        rec.second_pass(final, DecodedText("射爆角飞", no_speech_prob=0.9, avg_logprob=-2)) is None
+    )
+
+
+def test_second_pass_can_be_switched_off() -> None:
+    rec = recognizer(hotwords=("社保缴费",))
+    rec.config = RecognizerConfig(hotword_second_pass=False)
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    assert rec.second_pass(final, DecodedText("我想问一下射爆角飞怎么交")) is None
+
+
 def test_final_without_model_times_has_no_tokens() -> None:
     rec = recognizer()
     final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
