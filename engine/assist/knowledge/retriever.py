@@ -9,6 +9,7 @@ The returned ``score`` is that fused z-score; a card worth showing stands out by
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,19 @@ class KnowledgeHit:
     snippet: str
     score: float
     matched_keywords: tuple[str, ...]
+
+
+#: Greetings, thanks, fillers and back-channels: said in every call, about no topic.
+_COURTESY = re.compile(
+    r"喂+|你好|您好|谢谢|多谢|感谢您|好的|好吧|再见|拜拜|麻烦你了|麻烦您了|不客气|没事|是的|对的|"
+    r"对对|嗯+|啊+|哦+|呃+|哎+|那个|就是|然后|[，。！？、,.!?\s…~]"
+)
+
+
+def substance(text: str) -> str:
+    """``text`` without courtesy and fillers; empty or one character means nothing was asked."""
+    rest = _COURTESY.sub("", text)
+    return rest if len(rest) >= 2 else ""
 
 
 def _z(scores: Floats) -> Floats:
@@ -104,8 +118,9 @@ class HybridRetriever:
         return fused
 
     def search(self, query: str, context: str = "", k: int = 3) -> list[KnowledgeHit]:
-        """The ``k`` best entries for ``query`` in its conversation, best first."""
-        if not query.strip() or k <= 0:
+        """The ``k`` best entries for ``query`` in its conversation, best first; none for an
+        utterance that is only courtesy (喂你好, 好的谢谢): it asks nothing."""
+        if k <= 0 or not substance(query):
             return []
         fused = self.scores(query, context)
         order = np.argsort(-fused, kind="stable")[:k]

@@ -2,8 +2,9 @@
 
 A pure keeper of up to ``max_cards`` cards. Each update brings the retriever's latest hits:
 a card already shown takes its new score (kept in its slot); a card not in the new hits fades
-(its score times ``decay``); a new hit takes an empty slot when it reaches ``min_score``, or the
-weakest card's slot when it beats that card by ``margin``. The result is the cards in slot
+(its score times ``decay``); a new hit takes an empty slot when it reaches ``min_score`` (3: it
+stands out from the other entries by three standard deviations; a greeting such as 喂你好 peaks
+at 2.9 on the demo KB), or the weakest card's slot when it beats that card by ``margin``. The result is the cards in slot
 order, so a screen that redraws them sees the same card in the same place until it is replaced.
 """
 
@@ -19,7 +20,7 @@ class SuggestionTracker:
     def __init__(
         self,
         max_cards: int = 3,
-        min_score: float = 2.0,
+        min_score: float = 3.0,
         margin: float = 1.0,
         decay: float = 0.9,
     ) -> None:

@@ -86,8 +86,11 @@ def test_conversation_context_reranks_a_vague_follow_up() -> None:
     assert other[0].entry_id == "HF"
 
 
-def test_empty_query_gives_no_hits(hash_embedder: Any) -> None:
-    assert HybridRetriever(KB, hash_embedder).search("  ") == []
+def test_empty_or_courtesy_only_queries_give_no_hits(hash_embedder: Any) -> None:
+    retriever = HybridRetriever(KB, hash_embedder)
+    for said in ("  ", "喂，你好", "好的，谢谢，再见", "嗯嗯"):
+        assert retriever.search(said) == [], said
+    assert retriever.search("你好，燃气漏气了")[0].entry_id == "GA"
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +130,19 @@ def test_entry_embeddings_are_cached_between_runs(tmp_path: Path) -> None:
     HybridRetriever(KB, first, cache_dir=tmp_path)
     HybridRetriever(KB, second, cache_dir=tmp_path)
     assert first.passages == len(KB) and second.passages == 0
+
+
+def test_greetings_show_no_card_and_a_real_question_shows_one(
+    demo_retriever: HybridRetriever,
+) -> None:
+    from jiesu.engine.assist.knowledge.tracker import SuggestionTracker
+
+    tracker = SuggestionTracker()
+    assert tracker.update(demo_retriever.search("喂，你好")) == []
+    cards = tracker.update(demo_retriever.search("我们小区停水两天了"))
+    assert cards and cards[0].entry_id == "UT-001"
+    # the same topic again keeps the same first card in the same slot
+    again = tracker.update(
+        demo_retriever.search("水一直没来，停水到现在", context="我们小区停水两天了")
+    )
+    assert again[0].entry_id == "UT-001"
