@@ -107,6 +107,7 @@ def demo_retriever() -> HybridRetriever:
         ("我家里闻到一股煤气味", "UT-004"),
         ("我刚来这边打工，想办个居住证", "RP-001"),
         ("我去外省住院，医保怎么报销，要备案吗", "MI-001"),
+        ("公司三个月没发工资了", "LD-001"),
     ],
 )
 def test_demo_kb_answers_typical_calls(
