@@ -72,25 +72,39 @@ def guarded(name: str) -> Callable[[_F], _F]:
 
 
 class Tap(pj.AudioMediaPort):  # type: ignore[misc]
-    """Receives one leg's 16 kHz frames from the conference bridge (clock thread)."""
+    """Receives one leg's 16 kHz frames from the conference bridge (clock thread).
 
-    def __init__(self, worker: Worker, session: Session, leg: Leg) -> None:
+    Taps are pooled and reused, never garbage-collected while pjsua2 runs: the bridge calls a
+    registered port every 20 ms even with nothing connected, and a port destroyed by Python's
+    GC could be called while half torn down (seen as AttributeErrors under load).
+    """
+
+    def __init__(self, worker: Worker, number: int) -> None:
         super().__init__()
         self.worker = worker
-        self.call_id = session.call_id
-        self.leg = leg
-        self.offset_ms = int((time.monotonic() - session.began) * 1000)
+        self.call_id = ""
+        self.leg = Leg.CALLER
+        self.offset_ms = 0
         self.seq = 0
         self.dropped = 0
-        #: Set when the call ended: frames after that are not the call's audio any more.
-        self.closed = False
+        #: True while the tap belongs to no call: frames are ignored.
+        self.closed = True
         fmt = pj.MediaFormatAudio()
         fmt.type = pj.PJMEDIA_TYPE_AUDIO
         fmt.clockRate = RATE
         fmt.channelCount = 1
         fmt.bitsPerSample = 16
         fmt.frameTimeUsec = FRAME_MS * 1000
-        self.createPort(f"tap-{leg.value}-{self.call_id[:8]}", fmt)
+        self.createPort(f"jiesu-tap-{number}", fmt)
+
+    def assign(self, session: Session, leg: Leg) -> None:
+        """Give the (closed) tap to a call's leg; ``closed`` is cleared last."""
+        self.call_id = session.call_id
+        self.leg = leg
+        self.offset_ms = int((time.monotonic() - session.began) * 1000)
+        self.seq = 0
+        self.dropped = 0
+        self.closed = False
 
     @guarded("onFrameReceived")
     def onFrameReceived(self, frame: Any) -> None:
@@ -257,7 +271,7 @@ class Session:
                 }
             )
         if call.tap is None:
-            call.tap = Tap(self.worker, self, call.leg)
+            call.tap = self.worker.acquire_tap(self, call.leg)
         call.audio.startTransmit(call.tap)
         self.bridge()
 
@@ -304,6 +318,7 @@ class Session:
             tap = call.tap
             if tap is not None:
                 tap.closed = True
+                self.worker.release_tap(tap)
             legs.append(
                 {
                     "l": call.leg.value,
@@ -363,6 +378,9 @@ class Worker:
         self.commands: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1000)
         self.sessions: dict[str, Session] = {}
         self.graveyard: list[Session] = []
+        #: Idle taps for reuse (at most one per leg that was ever live at the same time).
+        self.idle_taps: list[Tap] = []
+        self.all_taps: list[Tap] = []
         self.stopping = threading.Event()
         self.ep = pj.Endpoint()
         self.account: Any = None
@@ -472,6 +490,18 @@ class Worker:
         threading.Thread(target=self._reader, name="sip-reader", daemon=True).start()
         self.send_control({"t": "ready", "index": s.index, "port": self.port})
         log.info("worker %d: SIP on %s (%s)", s.index, host, ",".join(s.transports))
+
+    def acquire_tap(self, session: Session, leg: Leg) -> Tap:
+        tap = self.idle_taps.pop() if self.idle_taps else None
+        if tap is None:
+            tap = Tap(self, len(self.all_taps))
+            self.all_taps.append(tap)
+        tap.assign(session, leg)
+        return tap
+
+    def release_tap(self, tap: Tap) -> None:
+        if tap not in self.idle_taps:
+            self.idle_taps.append(tap)
 
     def used_legs(self) -> int:
         return sum(
@@ -622,12 +652,10 @@ class Worker:
         self.sessions.clear()
         self.graveyard.clear()
         self.account = None
-        gc.collect()  # every Call, Tap and Account goes before libDestroy
-        left = [o for o in gc.get_objects() if isinstance(o, SipCall | Tap)]
+        gc.collect()  # every Call and the Account go before libDestroy (taps stay: see Tap)
+        left = sum(1 for o in gc.get_objects() if isinstance(o, SipCall))
         if left:
-            log.warning("%d pjsua2 objects still referenced at shutdown", len(left))
-            for o in left[:3]:
-                log.warning("held by %s", [type(r).__name__ for r in gc.get_referrers(o)])
+            log.warning("%d pjsua2 calls still referenced at shutdown", left)
         deadline = time.monotonic() + 2.0
         while not self.outbox.empty() and time.monotonic() < deadline:
             time.sleep(0.01)
