@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=None, help="default: models/trained")
     parser.add_argument("--c1", type=float, default=0.05, help="L1 penalty")
     parser.add_argument("--c2", type=float, default=0.01, help="L2 penalty")
-    parser.add_argument("--max-iterations", type=int, default=300)
+    parser.add_argument("--max-iterations", type=int, default=250)
     parser.add_argument(
         "--augment", type=float, default=0.4, help="share of addresses also set in spoken context"
     )
