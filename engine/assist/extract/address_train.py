@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train", type=Path, default=DEFAULT_DATA / "train.txt")
     parser.add_argument("--dev", type=Path, default=DEFAULT_DATA / "dev.txt")
     parser.add_argument("--output", type=Path, default=None, help="default: models/trained")
-    parser.add_argument("--c1", type=float, default=0.05, help="L1 penalty")
+    parser.add_argument("--c1", type=float, default=0.1, help="L1 penalty")
     parser.add_argument("--c2", type=float, default=0.01, help="L2 penalty")
     parser.add_argument("--max-iterations", type=int, default=250)
     parser.add_argument(
