@@ -9,6 +9,7 @@ request-type/urgency classifiers of ``jiesu.engine.assist.extract`` and ``.class
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,6 +154,15 @@ class AssistToolkit:
     knowledge: Knowledge | None = None
 
 
+def embedding_cache_dir() -> Path:
+    """Where knowledge-base embeddings are kept between starts: ``$JIESU_CACHE/embeddings``
+    (default ``$XDG_CACHE_HOME/jiesu`` or ``~/.cache/jiesu``)."""
+    base = os.environ.get("JIESU_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"), "jiesu"
+    )
+    return Path(base) / "embeddings"
+
+
 def load_toolkit(
     departments_file: Path | None = None, knowledge_file: Path | None = None
 ) -> AssistToolkit:
@@ -182,7 +192,10 @@ def load_toolkit(
     if kb_path.is_file():
         # One sentence-embedding model for the classifier and the retriever.
         retriever = kb_mod.HybridRetriever(
-            kb_mod.KnowledgeBase.load(kb_path), embedder=classifier.embedder
+            kb_mod.KnowledgeBase.load(kb_path),
+            embedder=classifier.embedder,
+            cache_dir=embedding_cache_dir(),
+            shipped_dir=Path(__file__).resolve().parents[2] / "models" / "trained",
         )
 
         def search(query: str, context: str) -> Sequence[HitLike]:

@@ -71,17 +71,24 @@ def cached_embeddings(
     texts: Sequence[str],
     cache_dir: Path | None,
     kind: str,
+    shipped_dir: Path | None = None,
 ) -> npt.NDArray[np.float32]:
     """``embed(texts)``, kept under ``cache_dir`` keyed by the texts' sha256 (embedding a few
-    hundred messages takes minutes on a small CPU; reruns of a benchmark need not pay again)."""
+    hundred messages takes minutes on a small CPU; reruns of a benchmark need not pay again).
+
+    ``shipped_dir`` (read-only, e.g. the package's ``models/trained``) is looked in first: the
+    demo knowledge base's embeddings ship there, so a fresh install starts in seconds."""
+    digest = hashlib.sha256("\x1e".join([kind, *texts]).encode("utf-8")).hexdigest()[:32]
+    name = f"{kind}-{digest}.npy"
+    for folder in (shipped_dir, cache_dir):
+        path = folder / name if folder is not None else None
+        if path is not None and path.is_file():
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape[0] == len(texts):
+                return np.asarray(cached, dtype=np.float32)
     if cache_dir is None:
         return embed(texts)
-    digest = hashlib.sha256("\x1e".join([kind, *texts]).encode("utf-8")).hexdigest()[:32]
-    path = cache_dir / f"{kind}-{digest}.npy"
-    if path.is_file():
-        cached = np.load(path, allow_pickle=False)
-        if cached.shape[0] == len(texts):
-            return np.asarray(cached, dtype=np.float32)
+    path = cache_dir / name
     matrix = embed(texts)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")

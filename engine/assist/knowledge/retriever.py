@@ -74,6 +74,7 @@ class HybridRetriever:
         context_weight: float = 0.5,
         passages: npt.NDArray[np.float32] | None = None,
         cache_dir: Path | None = None,
+        shipped_dir: Path | None = None,
     ) -> None:
         """``passages``: the entries' embeddings if already computed; ``cache_dir``: keep them
         there between runs (embedding a KB of 80 entries takes tens of seconds on a small CPU)."""
@@ -96,6 +97,7 @@ class HybridRetriever:
                 [f"{e.title}。{e.body}" for e in kb.entries],
                 cache_dir,
                 "kb-passage",
+                shipped_dir,
             )
         else:
             self.passages = None
