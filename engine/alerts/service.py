@@ -1,0 +1,216 @@
+"""The alert cores' I/O edge: committed call events in, emotion/risk/coaching events out.
+
+:class:`AlertService` subscribes to the :class:`~jiesu.engine.eventlog.EventLog` (the same
+subscription point the assist stages use: it sees what the screens see, once durable) and
+runs, per call, the pure cores of this package:
+
+* caller (or mixed-leg) partials and finals -> :func:`~.risk.risk_step` (urgent, first);
+* caller finals -> text emotion (on a worker thread: the model never runs on the loop) ->
+  :func:`~.emotion.emotion_step`;
+* both legs' finals, call start/end and a 1 s media clock -> :func:`~.coach.coach_step`.
+
+Prosody needs the caller's PCM, which does not travel in events; until the speech pipeline
+hands utterance audio to this service the live emotion state is fed text only (the fusion then
+treats the voice as neutral). The cores take prosody already (see ``UtteranceEvidence``).
+
+Queue policy: one bounded queue for the service; the log listener never blocks. Partials are
+only queued while the queue is under half full (a later partial or the final carries the same
+words); anything arriving at a full queue is dropped and counted
+(``alerts_events_dropped_total{type=...}``), never blocking the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from jiesu.engine.alerts.coach import CoachSettings, CoachState, MediaTick, coach_step
+from jiesu.engine.alerts.config import AlertsConfig
+from jiesu.engine.alerts.emotion import (
+    EmotionSettings,
+    EmotionState,
+    UtteranceEvidence,
+    emotion_step,
+)
+from jiesu.engine.alerts.risk import RiskRules, RiskState, risk_step
+from jiesu.engine.alerts.text_emotion import TextEmotion, TextEmotionModel
+from jiesu.engine.audio import Leg
+from jiesu.engine.eventlog import EventLog
+from jiesu.engine.events import (
+    CallEnded,
+    CallStarted,
+    Event,
+    Payload,
+    TranscriptFinal,
+    TranscriptPartial,
+)
+from jiesu.engine.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+_RELEVANT = (CallStarted, CallEnded, TranscriptFinal, TranscriptPartial)
+_RISK_LEGS = (Leg.CALLER, Leg.MIXED)
+
+
+@dataclass
+class _Call:
+    risk: RiskState = field(default_factory=RiskState)
+    emotion: EmotionState = field(default_factory=EmotionState)
+    coach: CoachState = field(default_factory=CoachState)
+    #: t_wall - t_media of the call's events (ms), to run the media clock between events.
+    offset_ms: int | None = None
+
+
+class AlertService:
+    """Runs emotion, risk and coaching for every call and appends what they emit."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        metrics: Metrics,
+        config: AlertsConfig,
+        model: TextEmotionModel,
+        *,
+        queue_limit: int = 4096,
+        tick_s: float = 1.0,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._log = event_log
+        self._metrics = metrics
+        self._model = model
+        self._risk_rules: RiskRules = config.risk_rules()
+        self._emotion: EmotionSettings = config.emotion_settings(model.active_thresholds())
+        self._coach: CoachSettings = config.coach
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_limit)
+        self._tick_s = tick_s
+        self._clock_ms = clock_ms
+        self._calls: dict[str, _Call] = {}
+        self._busy = False
+        self._progress = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe: Callable[[], None] | None = None
+        self._compute = ThreadPoolExecutor(1, thread_name_prefix="alerts")
+
+    async def start(self) -> None:
+        self._unsubscribe = self._log.subscribe(self._on_event)
+        self._tasks = [
+            asyncio.create_task(self._work(), name="alerts"),
+            asyncio.create_task(self._ticks(), name="alerts clock"),
+        ]
+
+    async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._compute.shutdown(wait=True)
+
+    async def idle(self) -> None:
+        """Wait until every event queued so far has been handled (tests, shutdown)."""
+        while self._busy or not self._queue.empty():
+            self._progress.clear()
+            await self._progress.wait()
+
+    # --- listener (on the loop, never blocks) ------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        payload = event.payload
+        if not isinstance(payload, _RELEVANT):
+            return
+        if isinstance(payload, TranscriptPartial) and (
+            payload.leg not in _RISK_LEGS or self._queue.qsize() * 2 >= self._queue.maxsize
+        ):
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._metrics.inc("alerts_events_dropped_total", labels={"type": event.type})
+
+    # --- worker --------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            event = await self._queue.get()
+            self._busy = True
+            try:
+                await self._handle(event)
+            except Exception:
+                # A bug in one rule must not stop the alerts of every other call.
+                self._metrics.inc("alerts_errors_total", labels={"event": event.type})
+                log.exception("alerts: call %s: %s failed", event.call_id, event.type)
+            finally:
+                self._busy = False
+                self._progress.set()
+
+    async def _handle(self, event: Event) -> None:
+        payload = event.payload
+        call = self._calls.setdefault(event.call_id, _Call())
+        call.offset_ms = event.t_wall - event.t_media
+        out: list[Payload] = []
+        if isinstance(payload, CallStarted | CallEnded):
+            call.coach, tips = coach_step(call.coach, payload, self._coach)
+            out.extend(tips)
+        if isinstance(payload, TranscriptPartial | TranscriptFinal) and payload.leg in _RISK_LEGS:
+            call.risk, risks = risk_step(call.risk, payload, self._risk_rules)
+            if risks:
+                # Urgent: appended before the slower emotion model runs.
+                await self._append(event.call_id, event.t_media, list(risks))
+                self._metrics.inc("alerts_risk_total", len(risks))
+        if isinstance(payload, TranscriptFinal):
+            if payload.leg in _RISK_LEGS and payload.text.strip():
+                loop = asyncio.get_running_loop()
+                text: TextEmotion = await loop.run_in_executor(
+                    self._compute, self._model.predict, payload.text
+                )
+                evidence = UtteranceEvidence(payload.utterance_id, text, None)
+                call.emotion, emotions = emotion_step(
+                    call.emotion, evidence, self._emotion, payload.leg
+                )
+                out.extend(emotions)
+            call.coach, tips = coach_step(call.coach, payload, self._coach)
+            out.extend(tips)
+        await self._append(event.call_id, event.t_media, out)
+        if isinstance(payload, CallEnded):
+            del self._calls[event.call_id]
+
+    async def _append(self, call_id: str, t_media: int, payloads: list[Payload]) -> None:
+        if payloads:
+            await self._log.append_many(call_id, [(t_media, p) for p in payloads])
+            for p in payloads:
+                self._metrics.inc("alerts_events_total", labels={"type": p.TYPE})
+
+    async def _ticks(self) -> None:
+        """The media clock for dead air: runs the coach between events, once a second."""
+        while True:
+            await asyncio.sleep(self._tick_s)
+            now = self._clock_ms()
+            for call_id, call in list(self._calls.items()):
+                if call.offset_ms is None:
+                    continue
+                t_media = now - call.offset_ms
+                call.coach, tips = coach_step(call.coach, MediaTick(t_media), self._coach)
+                if tips:
+                    await self._append(call_id, t_media, list(tips))
+
+
+def build_alerts(event_log: EventLog, metrics: Metrics) -> AlertService | None:
+    """The service with the shipped alerts.toml and emotion model; None (logged) if unusable."""
+    from jiesu.engine.alerts.config import load_alerts
+    from jiesu.engine.alerts.text_emotion import e5_embedder
+    from jiesu.engine.config import ConfigError
+
+    try:
+        config = load_alerts()
+        model = TextEmotionModel.load().with_embedder(e5_embedder())
+    except (ConfigError, OSError, ValueError, KeyError) as exc:
+        metrics.inc("alerts_disabled_total")
+        log.error("alerts disabled: %s", exc)
+        return None
+    return AlertService(event_log, metrics, config, model)
