@@ -138,7 +138,7 @@ def prepare_whisper_base(cache_dir: Path | None = None, spec: ModelSpec | None =
 # --------------------------------------------------------------------------- requests/results
 
 
-_REPEATED_UNIT = re.compile(r"(.{3,}?)\1{2,}|(.)\2{5,}")
+_REPEATED_UNIT = re.compile(r"(.{3,}?)\1{2,}|(.)\2{5,}|(.{5,})\3")
 
 
 ALIGN_FRAMES_PER_SECOND = 50
@@ -183,7 +183,8 @@ def _char_timings(tok: Any, text: list[int], result: Any, n_frames: int) -> tupl
 def is_looping(text: str) -> bool:
     """A decoder loop: text that compresses too well, or a 3+ character unit said three times
     in a row (Whisper base wrote one 12-character AISHELL sentence three times over, which
-    compresses only 2.15x), or one character six times."""
+    compresses only 2.15x), or a 5+ character unit twice in a row (the same sentence twice, in
+    a 5 s window), or one character six times."""
     compact = "".join(text.split())
     return compression_ratio(text) > MAX_COMPRESSION_RATIO or bool(_REPEATED_UNIT.search(compact))
 

@@ -162,3 +162,7 @@ def test_decoder_loops_are_recognised() -> None:
     assert not is_looping("广州市房地产中介协会分析")
     assert not is_looping("对对对，就是这个地方")
     assert not is_looping("谢谢谢谢你")
+    # the same sentence twice in a row (Whisper base, 3.3 s of AISHELL in the 5 s window)
+    assert is_looping("广州市 佛地产 中间协会分析广州市 佛地产 中间协会分析")
+    assert not is_looping("谢谢你谢谢你，我知道了")
+    assert not is_looping("我住在武侯区，武侯区玉林街道")
