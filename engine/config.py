@@ -205,6 +205,8 @@ class AssistConfig:
     #: Events one call may have waiting for the assist stages; past it they are re-read from
     #: the event log once the stage catches up.
     queue_limit: int = _bounded(256, 8, 100_000)
+    #: Emotion and risk alerts and coaching tips (issue 7; sip_config/alerts.toml).
+    alerts: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from jiesu.engine.alerts.service import AlertService
 from jiesu.engine.assist.stages import AssistService
 from jiesu.engine.audio import AudioChunk
 from jiesu.engine.auth import TokenSigner, load_or_create_secret
@@ -107,6 +108,7 @@ class Runtime:
             config.ingest, self.signer, self.router, self.metrics, caller_keyer=self.caller_keyer
         )
         self.assist: AssistService | None = None
+        self.alerts: AlertService | None = None
         #: The SIP door ([sip] enabled): pjsua2 worker processes feeding the same router.
         self.sip: SipSupervisor | None = None
         if config.sip.enabled:
@@ -137,6 +139,12 @@ class Runtime:
                 await self.assist.start()
                 self.router.assist = self.assist
                 self.gateway.field_editor = self.assist.edit
+        if self.config.assist.enabled and self.config.assist.alerts:
+            from jiesu.engine.alerts.service import build_alerts
+
+            self.alerts = await asyncio.to_thread(build_alerts, self.event_log, self.metrics)
+            if self.alerts is not None:
+                await self.alerts.start()
         await self.gateway.start()
         await self.ingest.start()
         if self.sip is not None:
@@ -172,6 +180,13 @@ class Runtime:
                     "assist: still busy after %.0f s at shutdown; stopping it", ASSIST_DRAIN_S
                 )
             await self.assist.close()
+        if self.alerts is not None:
+            try:
+                async with asyncio.timeout(ASSIST_DRAIN_S):
+                    await self.alerts.idle()
+            except TimeoutError:
+                log.error("alerts: still busy after %.0f s at shutdown", ASSIST_DRAIN_S)
+            await self.alerts.close()
         await self.gateway.close()
         await self.event_log.close()
 
