@@ -127,12 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="serve and replay a recorded call so the screens have something to show",
-        description="Start the engine like `serve`, print a supervisor token, and replay a "
-        "recorded two-party call through the audio ingest in a loop.",
+        help="serve with SIP on and place a synthetic 12345 call so the screens come alive",
+        description="Start the engine like `serve` with the SIP door on, print the agent and "
+        "supervisor screen links (tokens in the fragment), and place the demo call over SIP "
+        "(sipp caller and sipp agent phone) in a loop.",
     )
     _add_config_option(demo)
-    demo.add_argument("--once", action="store_true", help="replay the call once, then stop")
+    demo.add_argument("--once", action="store_true", help="place the demo call once, then stop")
+    demo.add_argument(
+        "--no-demo-call", action="store_true", help="serve with SIP on, place no demo call"
+    )
 
     token = sub.add_parser(
         "token",
@@ -193,10 +197,14 @@ def _serve(config: JiesuConfig) -> int:
     return EXIT_OK
 
 
-def _demo(config: JiesuConfig, once: bool) -> int:
-    from jiesu.engine.demo import run_demo
+def _demo(config: JiesuConfig, once: bool, demo_call: bool = True) -> int:
+    from jiesu.engine.demo import DemoError, run_demo
 
-    return asyncio.run(run_demo(config, once=once))
+    try:
+        return asyncio.run(run_demo(config, demo_call=demo_call, once=once))
+    except DemoError as exc:
+        print(f"jiesu demo: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _token(config: JiesuConfig, args: argparse.Namespace) -> int:
@@ -278,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(config)
         if args.command == "demo":
-            return _demo(config, args.once)
+            return _demo(config, args.once, not args.no_demo_call)
         if args.command == "token":
             return _token(config, args)
     except ConfigError as exc:

@@ -1,33 +1,52 @@
-"""The demo's call: the real two-party recording when present, a synthetic stand-in otherwise."""
+"""The demo call shipped in sip_config/demo, the demo configuration and the screen links."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
-from shared_data import SHARED_DATA
 
-from jiesu.engine.audio import Leg
-from jiesu.engine.demo import load_demo_call
+from jiesu.engine.auth import TokenSigner, load_or_create_secret
+from jiesu.engine.config import JiesuConfig
+from jiesu.engine.demo import DEMO_DIR, DemoError, demo_config, load_demo_call, screen_links
 
-TWO_PARTY = SHARED_DATA / "calls" / "en_two_party"
-
-
-def test_recorded_call_gives_two_separate_legs() -> None:
-    if not any(TWO_PARTY.glob("*_caller.wav")):
-        pytest.skip(f"needs the shared two-party call recording in {TWO_PARTY}")
-    legs, rate = load_demo_call(TWO_PARTY)
-    assert rate == 8000
-    assert set(legs) == {Leg.CALLER, Leg.AGENT}
-    assert len(legs[Leg.CALLER]) / rate > 200  # the ~245 s real call, not the stand-in
-    assert not (legs[Leg.CALLER] == legs[Leg.AGENT]).all()
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_missing_recording_falls_back_to_a_synthetic_call(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    legs, rate = load_demo_call(tmp_path / "absent")
-    assert set(legs) == {Leg.CALLER, Leg.AGENT}
-    assert len(legs[Leg.CALLER]) == len(legs[Leg.AGENT]) > 0
-    assert legs[Leg.CALLER].any() and rate == 8000
-    assert "synthetic" in caplog.text
+def test_shipped_demo_call_has_two_aligned_distinct_legs() -> None:
+    call = load_demo_call(ROOT / DEMO_DIR)
+    assert call.rate == 8000 and len(call.caller) == len(call.agent)
+    assert 60_000 <= call.duration_ms <= 90_000
+    turns = json.loads((ROOT / DEMO_DIR / "turns.json").read_text(encoding="utf-8"))["turns"]
+    for turn in turns:
+        own = call.caller if turn["speaker"] == "caller" else call.agent
+        other = call.agent if turn["speaker"] == "caller" else call.caller
+        span = slice(turn["start_ms"] * 8, turn["end_ms"] * 8)
+        assert abs(own[span].astype(int)).mean() > 100, turn["text"]
+        assert not other[span].any(), "the other leg is silent while one party speaks"
+
+
+def test_missing_demo_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DemoError, match="unreadable"):
+        load_demo_call(tmp_path / "absent")
+
+
+def test_demo_config_turns_sip_on_and_rings_the_demo_agent() -> None:
+    config = demo_config(JiesuConfig(), "agent-demo", 40123)
+    assert config.sip.enabled
+    assert config.sip.routing.agent_uri == "sip:agent-demo@127.0.0.1:40123"
+
+
+def test_screen_links_carry_the_token_in_the_fragment_only(tmp_path: Path) -> None:
+    config = JiesuConfig()
+    signer = TokenSigner(load_or_create_secret(tmp_path / "secret"))
+    links = screen_links(config, signer, 8765, "agent-demo", time.time())
+    for name, url in links.items():
+        path, _, fragment = url.partition("#")
+        assert path.endswith(f"/{name}") and "?" not in path and "token" not in path
+        token = fragment.removeprefix("token=")
+        assert fragment.startswith("token=") and token
+    agent = signer.verify(links["agent"].split("#token=")[1], time.time())
+    assert agent.sub == "agent-demo"
