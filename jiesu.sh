@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Set up Jiesu on a fresh Debian/Ubuntu machine and run it. Usage:
+#   ./jiesu.sh           same as `./jiesu.sh demo`: install, serve, place a synthetic call over SIP
 #   ./jiesu.sh serve     install, then run the engine (screens ws://127.0.0.1:8765, audio :8766)
 #   ./jiesu.sh test      install with test tools, then lint, type-check and run every test
 #   ./jiesu.sh <args>    install, then run `jiesu <args>` (e.g. `./jiesu.sh bench gateway --json`)
@@ -22,6 +23,10 @@ need_apt() {
 ensure_system() {
   if ! command -v "$PYTHON" >/dev/null 2>&1; then APT_PACKAGES+=(python3); fi
   need_apt python3-venv "$PYTHON -c 'import ensurepip, venv'"
+  if [ "${1:-}" = demo ]; then
+    # The demo places its call over real SIP: sipp plays the caller and the agent's phone.
+    need_apt sip-tester "command -v sipp"
+  fi
   if [ "${1:-}" = test ]; then
     # The Opus codec is an optional extra; the tests exercise it for real.
     need_apt libopus0 "ldconfig -p | grep -q libopus.so.0"
@@ -75,7 +80,8 @@ run_tests() {
   return $rc
 }
 
-cmd=${1:-serve}
+[ $# -gt 0 ] || set -- demo
+cmd=$1
 ensure_system "$cmd"
 case "$cmd" in
   test) shift; ensure_venv test,opus; run_tests "$@" ;;
