@@ -151,7 +151,9 @@ async def place_demo_call(call: DemoCall, sip_port: int, agent_port: int, workdi
         )
     )
     try:
-        await asyncio.sleep(0.5)  # the agent phone binds its port before the caller dials
+        # The agent phone must listen before the caller dials, or the worker's INVITE to it
+        # meets a closed port and the call fails.
+        await sipp.wait_udp_bound(agent_port)
         rc = await _sipp(
             [
                 sipp.SIPP,

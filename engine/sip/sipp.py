@@ -167,6 +167,32 @@ class SippResult:
     output: str
 
 
+def udp_port_bound(port: int) -> bool:
+    """Whether some socket on this machine is bound to UDP ``port`` (from /proc/net/udp*).
+
+    Read-only: binding the port to find out could take it from the process about to use it."""
+    needle = f":{port:04X} "
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(line.split()[1].endswith(needle.strip()) for line in lines if len(line.split()) > 1):
+            return True
+    return False
+
+
+async def wait_udp_bound(port: int, timeout_s: float = 15.0, poll_s: float = 0.02) -> None:
+    """Wait until a peer (an agent's phone) listens on UDP ``port``, so that the INVITE sent
+    to it is not lost to an ICMP port-unreachable while it is still starting."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not udp_port_bound(port):
+        if loop.time() > deadline:
+            raise TimeoutError(f"nothing bound UDP port {port} within {timeout_s:.0f} s")
+        await asyncio.sleep(poll_s)
+
+
 async def run_sipp(
     scenario: str,
     workdir: Path,

@@ -8,9 +8,22 @@ from typing import Any
 import pytest
 
 from jiesu.engine.sip import sipp
-from jiesu.engine.sip.sipp import SippResult, free_udp_port, uac_scenario, uas_scenario
+from jiesu.engine.sip.sipp import (
+    SippResult,
+    free_udp_port,
+    uac_scenario,
+    uas_scenario,
+    wait_udp_bound,
+)
 
-__all__ = ["SippResult", "free_udp_port", "run_sipp", "uac_scenario", "uas_scenario"]
+__all__ = [
+    "SippResult",
+    "free_udp_port",
+    "run_sipp",
+    "uac_scenario",
+    "uas_scenario",
+    "wait_udp_bound",
+]
 
 
 async def run_sipp(scenario: str, workdir: Path, target: str | None, **kwargs: Any) -> SippResult:

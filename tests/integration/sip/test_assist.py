@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sipp_peer import free_udp_port, run_sipp, uac_scenario, uas_scenario
+from sipp_peer import free_udp_port, run_sipp, uac_scenario, uas_scenario, wait_udp_bound
 from test_answer import align  # type: ignore[import-not-found]
 
 from jiesu.codecs.resample import resample
@@ -55,7 +55,7 @@ async def assist_call(
             timeout_s=30,
         )
     )
-    await asyncio.sleep(0)  # the agent's sipp binds its port while the caller's starts
+    await wait_udp_bound(agent_port)  # the agent's phone listens first
     caller = await run_sipp(
         uac_scenario(caller_pcap, talk_ms, info_dtmf=info_dtmf),
         tmp_path,

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sipp_peer import free_udp_port, run_sipp
+from sipp_peer import free_udp_port, run_sipp, wait_udp_bound
 
 CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="caller cancels">
@@ -106,7 +106,7 @@ async def test_caller_cancel_cancels_the_ringing_agent(
     agent = asyncio.create_task(
         run_sipp(AGENT, tmp_path, None, name="agent", sip_port=agent_port, timeout_s=20)
     )
-    await asyncio.sleep(0)
+    await wait_udp_bound(agent_port)  # the agent's phone listens first
     caller = await run_sipp(
         CALLER,
         tmp_path,

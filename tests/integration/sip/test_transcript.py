@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import sip_config  # type: ignore[import-not-found]
 from shared_data import MANDARIN_SPEECH
-from sipp_peer import free_udp_port, run_sipp, uac_scenario
+from sipp_peer import free_udp_port, run_sipp, uac_scenario, wait_udp_bound
 from websockets.asyncio.client import connect
 
 from jiesu.bench.cer import char_errors
@@ -148,7 +148,7 @@ async def test_assist_call_transcribes_caller_and_agent_apart(
                 timeout_s=40,
             )
         )
-        await asyncio.sleep(0)
+        await wait_udp_bound(agent_port)  # the agent's phone listens first
         caller = await run_sipp(
             uac_scenario(caller_pcap, caller_packets * 20 + 1500),
             tmp_path,
