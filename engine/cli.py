@@ -14,8 +14,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from jiesu.engine.config import ConfigError, JiesuConfig, load_config
 
@@ -67,6 +68,19 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _module_parsers(
+    names: argparse._SubParsersAction[argparse.ArgumentParser], registry: dict[str, str]
+) -> Iterator[tuple[str, Any, argparse.ArgumentParser]]:
+    """One sub-command per registry entry (name -> module with add_arguments/run), each with
+    ``--json``; the module's first docstring line is its help."""
+    for name, module_name in registry.items():
+        module = importlib.import_module(module_name)
+        summary = (module.__doc__ or name).strip().splitlines()[0]
+        parser = names.add_parser(name, help=summary, description=module.__doc__)
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        yield name, module, parser
+
+
 def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = sub.add_parser(
         "bench",
@@ -75,11 +89,7 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "to bench/results/NAME.json.",
     )
     names = bench.add_subparsers(dest="bench", required=True, metavar="NAME")
-    for name, module_name in BENCHMARKS.items():
-        module = importlib.import_module(module_name)
-        summary = (module.__doc__ or name).strip().splitlines()[0]
-        parser = names.add_parser(name, help=summary, description=module.__doc__)
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
+    for name, module, parser in _module_parsers(names, BENCHMARKS):
         parser.add_argument(
             "--output",
             type=Path,
@@ -99,11 +109,7 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "its provenance (data, command, metrics) beside it.",
     )
     names = train.add_subparsers(dest="trainer", required=True, metavar="NAME")
-    for name, module_name in TRAINERS.items():
-        module = importlib.import_module(module_name)
-        summary = (module.__doc__ or name).strip().splitlines()[0]
-        parser = names.add_parser(name, help=summary, description=module.__doc__)
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
+    for _name, module, parser in _module_parsers(names, TRAINERS):
         module.add_arguments(parser)
         parser.set_defaults(train_module=module)
 
