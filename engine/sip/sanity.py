@@ -1,4 +1,4 @@
-"""Checks of an INVITE that pjsip's parser lets through but that must not be answered 2xx.
+"""Checks of a request that pjsip's parser lets through but that must not be answered 2xx.
 
 pjsip drops messages it cannot parse; a few malformed ones (RFC 4475 section 3.1.2) parse well
 enough to reach the account. Pure: the raw message in, a problem description (or "") out.
@@ -10,7 +10,25 @@ import re
 
 _REQUIRED = (("to", "t"), ("from", "f"), ("call-id", "i"), ("cseq",), ("via", "v"))
 _DATE = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
-_REQUEST_LINE = re.compile(r"^([A-Za-z!%'*+.`~_-]+) (\S+) SIP/2\.0$")
+_REQUEST_LINE = re.compile(r"^([A-Za-z0-9!%'*+.`~_-]+) (\S+) SIP/2\.0$")
+#: RFC 3261 name-addr with an unquoted display name: tokens separated by white space only.
+_TOKEN_NAME = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+(?:\s+[A-Za-z0-9.!%*_+`'~-]+)*$")
+
+
+def _address_problem(value: str) -> str:
+    """What is wrong with a To/From value (name-addr or addr-spec), or ""."""
+    if "<" not in value:
+        return ""
+    name, _, rest = value.partition("<")
+    inner, closed, _ = rest.partition(">")
+    if not closed:
+        return "unclosed <> in an address"
+    if inner != inner.strip():
+        return "white space inside <> (RFC 4475 3.1.2.11)"
+    name = name.strip()
+    if name and not name.startswith('"') and not _TOKEN_NAME.match(name):
+        return "unquoted display name with non-token characters (RFC 4475 3.1.2.12)"
+    return ""
 
 
 def _headers(head: str) -> list[tuple[str, str]]:
@@ -65,4 +83,8 @@ def check_request(message: str) -> str:
         return "malformed Max-Forwards"
     if "<" in first or ">" in first:
         return "Request-URI enclosed in <>"
+    for aliases in (("to", "t"), ("from", "f")):
+        for name, value in headers:
+            if name in aliases and (problem := _address_problem(value)):
+                return f"{aliases[0].capitalize()}: {problem}"
     return ""

@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pjsua2 as pj  # type: ignore[import-untyped]
@@ -36,6 +37,7 @@ import pjsua2 as pj  # type: ignore[import-untyped]
 from jiesu.engine.audio import Leg
 from jiesu.engine.logsetup import configure_logging, redact
 from jiesu.engine.privacy import mask_phone
+from jiesu.engine.sip.request_gate import RequestGate
 from jiesu.engine.sip.routing import Route, request_uri, route, sip_user
 from jiesu.engine.sip.sanity import check_request
 from jiesu.engine.sip.settings import FRAME_MS, RATE, WorkerSettings
@@ -386,6 +388,8 @@ class Worker:
         self.account: Any = None
         self.port = 0
         self._log_writer = LogWriter()
+        #: Answers 400 to malformed out-of-dialog requests before pjsua's OPTIONS responder.
+        self.request_gate = RequestGate(self.count)
 
     # --- messages to the main process -------------------------------------------------
     def send_control(self, message: dict[str, Any]) -> None:
@@ -451,6 +455,9 @@ class Worker:
         cfg.logConfig.writer = self._log_writer
         cfg.logConfig.decor = 0
         self.ep.libInit(cfg)
+        library = next(Path(pj.__file__).parent.glob("_pjsua2*.so"), None)
+        if library is None or not self.request_gate.install(library):
+            log.error("no request gate: malformed OPTIONS get pjsua's 200 (see docs/sip.md)")
         tcfg = pj.TransportConfig()
         tcfg.port = s.sip_port
         tcfg.boundAddress = s.bind_address

@@ -14,6 +14,7 @@ from jiesu.codecs.g711 import ulaw_decode
 from jiesu.engine.audio import Leg
 from jiesu.engine.config import ConfigError, load_config
 from jiesu.engine.sip.recorder import LegRecorder, purge_old_recordings
+from jiesu.engine.sip.request_gate import find_msg_buf_offset, find_packet_offset
 from jiesu.engine.sip.routing import RoutingRules, in_office_hours, request_uri, route, sip_user
 from jiesu.engine.sip.rtpfile import g711_packets, pcap_bytes
 from jiesu.engine.sip.sanity import check_request
@@ -69,12 +70,47 @@ GOOD = (
             ("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nDate: Fri, 01 Jan 2010 16:00:00 EST\r\n"),
             "Date",
         ),
+        (("To: <sip:12345@127.0.0.1>", "To: < sip:12345@127.0.0.1 >"), "white space inside <>"),
+        (("To: <sip:12345@127.0.0.1>", "To: Watson, Thomas <sip:1@h>"), "unquoted display name"),
+        (("From: <sip:1@127.0.0.1>", "From: <sip:1@127.0.0.1"), "unclosed <>"),
     ],
 )
 def test_sanity_finds_what_is_wrong(change: tuple[str, str], problem: str) -> None:
     assert check_request(GOOD) == ""
     found = check_request(GOOD.replace(*change))
     assert problem.lower() in found.lower(), found
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        'To: "Watson, Thomas" <sip:1@h>',
+        "To: Watson Thomas <sip:1@h>",
+        "To: sip:1@h",
+        "t: <sip:1@h>",
+    ],
+)
+def test_sanity_accepts_legal_addresses(to: str) -> None:
+    assert check_request(GOOD.replace("To: <sip:12345@127.0.0.1>", to)) == ""
+
+
+def test_sanity_accepts_digits_and_symbols_in_method_names() -> None:
+    message = GOOD.replace("INVITE", "RE%47IST%45R").replace("CSeq: 1 RE%47IST%45R", "CSeq: 1 X")
+    assert "request line" not in check_request(message)
+
+
+def test_request_gate_finds_packet_and_msg_buf_in_an_rx_data_image() -> None:
+    base = 0x7F00_0000_1000
+    image = bytearray(8000)
+    image[48:56] = (base + 320).to_bytes(8, "little")  # the ioqueue's own pointer: not msg_buf
+    image[320 : 320 + len(GOOD)] = GOOD.encode()
+    image[4424:4432] = (base + 320).to_bytes(8, "little")
+    assert find_packet_offset(bytes(image[:1100])) == 320
+    found = find_msg_buf_offset(lambda off, size: bytes(image[off : off + size]), base, 320)
+    assert found == 4424
+    assert find_packet_offset(bytes(1100)) is None
+    image[4424:4432] = bytes(8)
+    assert find_msg_buf_offset(lambda off, size: bytes(image[off : off + size]), base, 320) is None
 
 
 def test_wire_frames_round_trip_in_pieces_and_reject_garbage() -> None:
