@@ -84,6 +84,6 @@ run_tests() {
 cmd=$1
 ensure_system "$cmd"
 case "$cmd" in
-  test) shift; ensure_venv test,opus; run_tests "$@" ;;
+  test) shift; ensure_venv test,opus,diarization; run_tests "$@" ;;
   *) ensure_venv runtime; exec "$VENV/bin/jiesu" "$@" ;;
 esac
