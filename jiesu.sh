@@ -39,6 +39,8 @@ ensure_system() {
     # Real SIP peers for the SIP tests: sipp (calls, pcap audio) and baresip.
     need_apt sip-tester "command -v sipp"
     need_apt baresip-core "command -v baresip"
+    # Kamailio in front of the workers (sip_config/kamailio, tests/integration/sip/test_kamailio.py).
+    need_apt kamailio "test -x /usr/sbin/kamailio"
     # A real PostgreSQL server for the ticket store tests (each test starts its own cluster).
     need_apt postgresql "ls /usr/lib/postgresql/*/bin/initdb"
   fi
