@@ -144,6 +144,9 @@ class AgentScreen {
       case "tip":
         addTip($("tips"), this.call.tips[this.call.tips.length - 1]);
         break;
+      case "status":
+        this.renderStatus();
+        break;
       default:
         this.renderInfo();
     }
@@ -275,12 +278,22 @@ class AgentScreen {
     select.value = chosen;
   }
 
+  // The engine's ticket.status is the confirmation: the ticket is stored when it arrives.
+  renderStatus() {
+    const status = this.call?.ticketStatus;
+    if (!status) return;
+    const what = status.status === "dispatched" ? `已派单：${status.department}` : "已提交";
+    $("order-state").textContent = `${what} · 工单 ${status.ticket_id}`;
+    $("order-state").dataset.status = status.status;
+    this.submitted = true;
+  }
+
   submit() {
     if (!this.call) return;
     const fields = this.order.values();
     const sent = this.sendAction("submit", { call_id: this.call.callId, fields }, "提交");
     this.submitted = true;
-    $("order-state").textContent = sent ? "已提交" : "已提交（本机）";
+    $("order-state").textContent = sent ? "提交中…" : "已提交（本机）";
     if (sent) toast("工单已提交");
   }
 
@@ -293,7 +306,7 @@ class AgentScreen {
     }
     const values = { call_id: this.call.callId, department, value: department };
     const sent = this.sendAction("dispatch", values, "派单");
-    $("order-state").textContent = `${sent ? "已派单" : "已派单（本机）"}：${department}`;
+    $("order-state").textContent = sent ? `派单中…：${department}` : `已派单（本机）：${department}`;
     if (sent) toast(`已派往 ${department}`);
   }
 

@@ -31,6 +31,8 @@ export function newCall(callId) {
     tipIds: new Set(),
     // caller.profile: the caller's past tickets (诉求人画像), when the engine found any
     profile: null,
+    // ticket.status: the agent's submit / dispatch as the engine stored it
+    ticketStatus: null,
     unknown: 0,
   };
 }
@@ -94,6 +96,9 @@ export function applyEvent(call, event) {
       }
       return changes;
     }
+    case "ticket.status":
+      call.ticketStatus = { ...p, seq: event.seq };
+      return [{ kind: "status" }];
     case "speaker.turn":
       return [];
     default:

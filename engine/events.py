@@ -219,6 +219,19 @@ class CoachingTip:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class TicketStatus:
+    """The agent submitted the work order (``submitted``) or sent it to a department
+    (``dispatched``); stored on the ticket before this event is appended."""
+
+    TYPE: ClassVar[str] = "ticket.status"
+    ticket_id: str
+    status: str
+    department: str = ""
+    #: The ``sub`` of the screen's token that acted.
+    by: str = ""
+
+
 Payload = (
     CallStarted
     | CallStateChanged
@@ -232,6 +245,7 @@ Payload = (
     | EmotionAlert
     | RiskAlert
     | CoachingTip
+    | TicketStatus
 )
 
 PAYLOAD_TYPES: MappingProxyType[str, type[Payload]] = MappingProxyType(
@@ -250,6 +264,7 @@ PAYLOAD_TYPES: MappingProxyType[str, type[Payload]] = MappingProxyType(
             EmotionAlert,
             RiskAlert,
             CoachingTip,
+            TicketStatus,
         )
     }
 )

@@ -48,10 +48,11 @@ from jiesu.engine.events import (
     Payload,
     ScoredValue,
     TicketField,
+    TicketStatus,
     TranscriptFinal,
 )
-from jiesu.engine.gateway.protocol import EditField
-from jiesu.engine.gateway.server import EditRefused
+from jiesu.engine.gateway.protocol import DispatchTicket, EditField, SubmitTicket
+from jiesu.engine.gateway.server import EditRefused, TicketRequest
 from jiesu.engine.ingest.sink import IngestCall
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.privacy import mask_phone
@@ -167,6 +168,15 @@ class AssistService:
         while len(self._pending_keys) > MAX_PENDING_KEYS:
             # A call whose call.started never came (refused while opening): forget the oldest.
             del self._pending_keys[next(iter(self._pending_keys))]
+
+    async def call_done(self, call_id: str) -> None:
+        """Wait until the call's worker has ended (its ``call.ended`` handled, the order saved);
+        at once for a call this service does not hold (the post-call QA waits on this)."""
+        while (call := self._calls.get(call_id)) is not None and call.worker is not None:
+            if call.worker.done():
+                return
+            self._progress.clear()
+            await self._progress.wait()
 
     def order(self, call_id: str) -> FillerState | None:
         call = self._calls.get(call_id) or self._finished.get(call_id)
@@ -375,16 +385,28 @@ class AssistService:
 
     # --- agent edits -----------------------------------------------------------------------
 
-    async def edit(self, sub: str, request: EditField) -> None:
-        """Apply an agent's edit (the gateway's field editor); raises EditRefused."""
+    async def edit(self, sub: str, request: TicketRequest) -> None:
+        """Apply an agent's work-order action (the gateway's field editor); raises EditRefused."""
         call = self._calls.get(request.call_id) or self._finished.get(request.call_id)
         if call is None or call.state is None:
             raise EditRefused("not_active", "no work order for this call in this engine")
-        if not self._filler.schema.accepts(request.field):
-            raise EditRefused("unknown_field", f"no field {request.field[:40]!r}")
+        if isinstance(request, EditField):
+            await self._edit_field(call, sub, request.field, request.value)
+        elif isinstance(request, DispatchTicket):
+            spec = self._filler.schema.by_kind("department")
+            if spec is None:
+                raise EditRefused("unavailable", "this work order has no department field")
+            await self._edit_field(call, sub, spec.name, request.department.strip())
+            await self._set_status(call, sub, "dispatched", request.department.strip())
+        elif isinstance(request, SubmitTicket):
+            await self._set_status(call, sub, "submitted", "")
+
+    async def _edit_field(self, call: _Call, sub: str, name: str, value: str) -> None:
+        if not self._filler.schema.accepts(name):
+            raise EditRefused("unknown_field", f"no field {name[:40]!r}")
         async with call.lock:
             assert call.state is not None
-            state, fields = self._filler.edit(call.state, request.field, request.value)
+            state, fields = self._filler.edit(call.state, name, value)
             call.state = state
             # Stored before it is shown: the screen's echo means the ticket has the value.
             await self._save(call)
@@ -394,9 +416,24 @@ class AssistService:
             "call %s: agent %s set %s (%s)",
             call.call_id,
             sub,
-            request.field,
-            mask_phone(request.value) if any(ch.isdigit() for ch in request.value) else "…",
+            name,
+            mask_phone(value) if any(ch.isdigit() for ch in value) else "…",
         )
+
+    async def _set_status(self, call: _Call, sub: str, status: str, department: str) -> None:
+        """Submit/dispatch: stored on the ticket first, then announced as ``ticket.status``."""
+        if self._store is None:
+            raise EditRefused("unavailable", "tickets are not stored in this engine")
+        async with call.lock:
+            await self._save(call)
+            call_id = call.call_id
+            record = await self._stored(lambda s: s.set_status(call_id, status, department))
+            if record is None:
+                raise EditRefused("storage_failed", "the ticket could not be stored")
+            status_event = TicketStatus(record.ticket_id, status, department, by=sub)
+            await self._log.append(call.call_id, call.t_media, status_event)
+        self._metrics.inc("assist_ticket_status_total", labels={"status": status})
+        log.info("call %s: agent %s %s ticket %s", call.call_id, sub, status, record.ticket_id)
 
 
 def _suggest(

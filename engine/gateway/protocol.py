@@ -1,7 +1,8 @@
 """Screen control messages: typed frozen dataclasses and their JSON text form.
 
 A screen talks to the gateway in JSON text frames, each an object with a ``type``. The client
-sends ``hello`` (once, first), ``follow``, ``unfollow`` and ``ticket.edit`` (an agent's field edit); the server answers with ``welcome``,
+sends ``hello`` (once, first), ``follow``, ``unfollow``, ``ticket.edit`` (an agent's field edit),
+``ticket.submit`` and ``ticket.dispatch``; the server answers with ``welcome``,
 ``following``, ``unfollowed``, ``error`` and ``resync``, and streams call events in their own
 form (:func:`jiesu.engine.events.event_to_json`). See ``docs/screen-protocol.md``.
 
@@ -79,7 +80,39 @@ class EditField:
             raise ValueError("value is longer than 2000 characters")
 
 
-ClientMessage = Hello | Follow | Unfollow | EditField
+@dataclass(frozen=True, slots=True)
+class SubmitTicket:
+    """The agent submits the call's work order as it stands (their edits are already in).
+
+    Answered by a ``ticket.status`` event (``status: submitted``) on the call's stream, or by an
+    ``error`` naming the call.
+    """
+
+    type: Literal["ticket.submit"] = field(default="ticket.submit", kw_only=True)
+    call_id: str
+
+    def __post_init__(self) -> None:
+        if not self.call_id:
+            raise ValueError("call_id must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchTicket:
+    """The agent sends the work order to a department (派单); the department field is set and
+    locked as an agent edit. Answered by ``ticket.status`` (``status: dispatched``)."""
+
+    type: Literal["ticket.dispatch"] = field(default="ticket.dispatch", kw_only=True)
+    call_id: str
+    department: str
+
+    def __post_init__(self) -> None:
+        if not self.call_id or not self.department.strip():
+            raise ValueError("call_id and department must not be empty")
+        if len(self.department) > 200:
+            raise ValueError("department is longer than 200 characters")
+
+
+ClientMessage = Hello | Follow | Unfollow | EditField | SubmitTicket | DispatchTicket
 
 
 def wire_name(cls: type[Any]) -> str:
@@ -91,7 +124,10 @@ def wire_name(cls: type[Any]) -> str:
 
 
 CLIENT_TYPES: MappingProxyType[str, type[ClientMessage]] = MappingProxyType(
-    {wire_name(cls): cls for cls in (Hello, Follow, Unfollow, EditField)}
+    {
+        wire_name(cls): cls
+        for cls in (Hello, Follow, Unfollow, EditField, SubmitTicket, DispatchTicket)
+    }
 )
 
 

@@ -43,6 +43,7 @@ from jiesu.engine.gateway.protocol import (
     CLOSE_TRY_AGAIN_LATER,
     SCREEN_PROTOCOL,
     BoardEntry,
+    DispatchTicket,
     EditField,
     Error,
     Follow,
@@ -50,6 +51,7 @@ from jiesu.engine.gateway.protocol import (
     Hello,
     Resync,
     ServerMessage,
+    SubmitTicket,
     Unfollow,
     Unfollowed,
     Welcome,
@@ -74,9 +76,12 @@ class EditRefused(Exception):
         self.detail = detail
 
 
-#: Applies an agent's field edit (``sub`` of the screen's token, the message); raises
+#: An agent's action on a work order: a field edit, submit, or dispatch.
+TicketRequest = EditField | SubmitTicket | DispatchTicket
+
+#: Applies an agent's work-order action (``sub`` of the screen's token, the message); raises
 #: :class:`EditRefused`. Set by the runtime when the assist stages run.
-FieldEditor = Callable[[str, EditField], Awaitable[None]]
+FieldEditor = Callable[[str, TicketRequest], Awaitable[None]]
 
 #: A screen is closed (4400) after this many malformed messages.
 MAX_BAD_MESSAGES = 20
@@ -424,7 +429,7 @@ class Gateway:
                 await self._follow(screen, message)
             elif isinstance(message, Unfollow):
                 self._unfollow(screen, message.call_id)
-            elif isinstance(message, EditField):
+            elif isinstance(message, EditField | SubmitTicket | DispatchTicket):
                 await self._edit(screen, message)
             else:
                 self._bad_message(screen, "unexpected_hello", "hello is only valid first")
@@ -474,8 +479,9 @@ class Gateway:
         screen.catch_ups[call_id] = task
         task.add_done_callback(lambda t: self._catch_up_done(screen, call_id, t))
 
-    async def _edit(self, screen: _Screen, request: EditField) -> None:
-        """An agent's field edit: allowed on calls in the screen's scope, applied by the editor."""
+    async def _edit(self, screen: _Screen, request: TicketRequest) -> None:
+        """An agent's work-order action (edit, submit, dispatch): allowed on calls in the
+        screen's scope, applied by the editor."""
         call_id = request.call_id
         record = await self._log.call(call_id)
         if screen.closing:

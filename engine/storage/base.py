@@ -197,6 +197,17 @@ class TicketStore:
         )
         return bool(rows)
 
+    def set_status(self, call_id: str, status: str, outcome: str = "") -> TicketRecord | None:
+        """Record the agent's submit/dispatch on an open ticket (not closing it); the ticket as
+        it then stands, or None when the call has no ticket."""
+        with self._db.transaction():
+            rows = self._db.execute(
+                "UPDATE tickets SET status = ?, outcome = ?, updated_at = ? "
+                "WHERE call_id = ? RETURNING ticket_id",
+                (status, outcome, self._clock_ms(), call_id),
+            )
+            return self.ticket_for_call(call_id) if rows else None
+
     def ticket_for_call(self, call_id: str) -> TicketRecord | None:
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM tickets WHERE call_id = ?", (call_id,))
         return _record(rows[0]) if rows else None

@@ -20,6 +20,7 @@ from jiesu.engine.events import (
     SourceSpan,
     SpeakerTurn,
     TicketField,
+    TicketStatus,
     TimedToken,
     TranscriptFinal,
     TranscriptPartial,
@@ -66,4 +67,5 @@ SAMPLES = [
     EmotionAlert(Leg.CALLER, AlertLevel.WARNING, "angry", 0.86, "连续三句语气激烈"),
     RiskAlert("self_harm", AlertLevel.CRITICAL, "提到轻生", "不想活了"),
     CoachingTip("confirm-phone", "请复述并确认回拨号码"),
+    TicketStatus("T0123456789ABCDEF", "dispatched", "市生态环境局", by="agent-7"),
 ]

@@ -111,6 +111,8 @@ def test_control_messages_carry_distinct_wire_names() -> None:
         "follow",
         "unfollow",
         "ticket.edit",
+        "ticket.submit",
+        "ticket.dispatch",
         "welcome",
         "following",
         "unfollowed",
