@@ -56,6 +56,8 @@ class CallAudioRouter(IngestSink):
     speech: SpeechPipeline | None = None
     #: The work-order stages; they learn the caller's key before the call's first event.
     assist: AssistService | None = None
+    #: The alert stages; they keep the caller's recent audio for prosody.
+    alerts: AlertService | None = None
 
     async def call_started(self, call: IngestCall) -> None:
         if self.assist is not None:
@@ -72,6 +74,8 @@ class CallAudioRouter(IngestSink):
         self.metrics.inc("audio_chunks_total", labels={"leg": chunk.leg.value})
         if self.speech is not None:
             self.speech.audio(chunk)
+        if self.alerts is not None:
+            self.alerts.audio(chunk)
 
     async def call_ended(self, call_id: str, reason: str, stats: CallStats) -> None:
         if self.speech is not None:
@@ -145,6 +149,7 @@ class Runtime:
             self.alerts = await asyncio.to_thread(build_alerts, self.event_log, self.metrics)
             if self.alerts is not None:
                 await self.alerts.start()
+                self.router.alerts = self.alerts
         await self.gateway.start()
         await self.ingest.start()
         if self.sip is not None:

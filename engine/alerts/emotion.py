@@ -6,7 +6,8 @@ anxiety/fear, distress/sadness) it
 
 1. calibrates the text probability so that the classifier's cross-validated decision threshold
    maps to 0.5,
-2. fuses it with the acoustic evidence (arousal for anger and fear, its complement for sadness),
+2. fuses it with the acoustic evidence (arousal for anger and fear, its complement for sadness;
+   text alone while there is no audio or the caller's baseline is not formed yet),
 3. smooths the fused score over utterances (exponential moving average), and
 4. raises an alert only when the smoothed score crosses ``raise_at`` and clears it only below
    ``clear_at`` (hysteresis: no flapping between two close utterances); crossing
@@ -111,7 +112,9 @@ def fuse(
             out[emotion] = min(acoustic, settings.clear_at)
             continue
         text = calibrate(ev.text.probs.get(label, 0.0), settings.text_thresholds.get(label, 0.5))
-        w = settings.text_weight
+        # No voice evidence (no audio, or the caller's baseline not formed yet) is not neutral
+        # evidence: the text decides alone rather than being pulled towards 0.5.
+        w = settings.text_weight if d is not None else 1.0
         out[emotion] = w * text + (1.0 - w) * acoustic
     return out
 
@@ -134,7 +137,7 @@ def emotion_step(
     base = state.baseline
     if base.baseline_s != settings.baseline_s and state.utterances == 0:
         base = replace(base, baseline_s=settings.baseline_s)
-    d = delta(ev.prosody, base) if ev.prosody is not None else None
+    d = delta(ev.prosody, base) if ev.prosody is not None and base.ready else None
     if ev.prosody is not None:
         base = base.update(ev.prosody)
     fused = fuse(ev, d, settings)

@@ -9,9 +9,14 @@ runs, per call, the pure cores of this package:
   :func:`~.emotion.emotion_step`;
 * both legs' finals, call start/end and a 1 s media clock -> :func:`~.coach.coach_step`.
 
-Prosody needs the caller's PCM, which does not travel in events; until the speech pipeline
-hands utterance audio to this service the live emotion state is fed text only (the fusion then
-treats the voice as neutral). The cores take prosody already (see ``UtteranceEvidence``).
+Prosody needs the caller's PCM, which does not travel in events: the router hands every caller
+(or mixed) chunk to :meth:`AlertService.audio`, which keeps the last ``RING_S`` seconds per call in
+a :class:`~.pcm_ring.PcmRing`; a caller final cuts its own span out of it and its prosody is
+measured on the worker thread with the text emotion. Where the span is gone (a late final) the
+utterance is judged on text alone.
+
+Calls are tracked up to ``max_calls``; a call whose ``call.ended`` never came is forgotten
+oldest-first beyond that (``alerts_calls_evicted_total``).
 
 Queue policy: one bounded queue for the service; the log listener never blocks. Partials are
 only queued while the queue is under half full (a later partial or the final carries the same
@@ -24,9 +29,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 from jiesu.engine.alerts.coach import CoachSettings, CoachState, MediaTick, coach_step
 from jiesu.engine.alerts.config import AlertsConfig
@@ -36,9 +45,11 @@ from jiesu.engine.alerts.emotion import (
     UtteranceEvidence,
     emotion_step,
 )
+from jiesu.engine.alerts.pcm_ring import PcmRing
+from jiesu.engine.alerts.prosody import Prosody, measure
 from jiesu.engine.alerts.risk import RiskRules, RiskState, risk_step
 from jiesu.engine.alerts.text_emotion import TextEmotion, TextEmotionModel
-from jiesu.engine.audio import Leg
+from jiesu.engine.audio import AudioChunk, Leg
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import (
     CallEnded,
@@ -54,6 +65,8 @@ log = logging.getLogger(__name__)
 
 _RELEVANT = (CallStarted, CallEnded, TranscriptFinal, TranscriptPartial)
 _RISK_LEGS = (Leg.CALLER, Leg.MIXED)
+#: Seconds of caller audio kept per call for prosody (a final lags its audio by ~1-2 s).
+RING_S = 40.0
 
 
 @dataclass
@@ -63,6 +76,8 @@ class _Call:
     coach: CoachState = field(default_factory=CoachState)
     #: t_wall - t_media of the call's events (ms), to run the media clock between events.
     offset_ms: int | None = None
+    #: Recent caller audio per leg, for the prosody of the next final.
+    audio: dict[Leg, PcmRing] = field(default_factory=dict)
 
 
 class AlertService:
@@ -77,6 +92,7 @@ class AlertService:
         *,
         queue_limit: int = 4096,
         tick_s: float = 1.0,
+        max_calls: int = 2000,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._log = event_log
@@ -88,7 +104,8 @@ class AlertService:
         self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_limit)
         self._tick_s = tick_s
         self._clock_ms = clock_ms
-        self._calls: dict[str, _Call] = {}
+        self._calls: OrderedDict[str, _Call] = OrderedDict()
+        self._max_calls = max_calls
         self._busy = False
         self._progress = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -133,6 +150,37 @@ class AlertService:
         except asyncio.QueueFull:
             self._metrics.inc("alerts_events_dropped_total", labels={"type": event.type})
 
+    def audio(self, chunk: AudioChunk) -> None:
+        """A chunk as it passes the router (on the loop): kept for the caller's prosody."""
+        if chunk.leg not in _RISK_LEGS:
+            return
+        call = self._call(chunk.call_id)
+        ring = call.audio.get(chunk.leg)
+        if ring is None:
+            ring = call.audio[chunk.leg] = PcmRing(RING_S, chunk.rate)
+        ring.append(chunk.t_media_ms, chunk.pcm)
+
+    def _call(self, call_id: str) -> _Call:
+        call = self._calls.get(call_id)
+        if call is None:
+            call = self._calls[call_id] = _Call()
+            while len(self._calls) > self._max_calls:
+                forgotten, _ = self._calls.popitem(last=False)
+                self._metrics.inc("alerts_calls_evicted_total")
+                log.warning(
+                    "alerts: forgot call %s (no call.ended; over %d calls)",
+                    forgotten,
+                    self._max_calls,
+                )
+        return call
+
+    def _evidence(
+        self, final: TranscriptFinal, pcm: npt.NDArray[np.int16] | None
+    ) -> tuple[TextEmotion, Prosody | None]:
+        """Text emotion and prosody of one final (worker thread)."""
+        text = self._model.predict(final.text)
+        return text, measure(pcm, final.text) if pcm is not None else None
+
     # --- worker --------------------------------------------------------------------------------
 
     async def _work(self) -> None:
@@ -151,7 +199,7 @@ class AlertService:
 
     async def _handle(self, event: Event) -> None:
         payload = event.payload
-        call = self._calls.setdefault(event.call_id, _Call())
+        call = self._call(event.call_id)
         call.offset_ms = event.t_wall - event.t_media
         out: list[Payload] = []
         if isinstance(payload, CallStarted | CallEnded):
@@ -166,10 +214,13 @@ class AlertService:
         if isinstance(payload, TranscriptFinal):
             if payload.leg in _RISK_LEGS and payload.text.strip():
                 loop = asyncio.get_running_loop()
-                text: TextEmotion = await loop.run_in_executor(
-                    self._compute, self._model.predict, payload.text
+                ring = call.audio.get(payload.leg)
+                pcm = ring.span(payload.t_start, payload.t_end) if ring is not None else None
+                self._metrics.inc("alerts_prosody_total", labels={"audio": str(pcm is not None)})
+                text, prosody = await loop.run_in_executor(
+                    self._compute, self._evidence, payload, pcm
                 )
-                evidence = UtteranceEvidence(payload.utterance_id, text, None)
+                evidence = UtteranceEvidence(payload.utterance_id, text, prosody)
                 call.emotion, emotions = emotion_step(
                     call.emotion, evidence, self._emotion, payload.leg
                 )
@@ -178,7 +229,7 @@ class AlertService:
             out.extend(tips)
         await self._append(event.call_id, event.t_media, out)
         if isinstance(payload, CallEnded):
-            del self._calls[event.call_id]
+            self._calls.pop(event.call_id, None)
 
     async def _append(self, call_id: str, t_media: int, payloads: list[Payload]) -> None:
         if payloads:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from jiesu.engine.alerts.config import load_alerts
 from jiesu.engine.alerts.service import AlertService
 from jiesu.engine.alerts.text_emotion import TextEmotionModel
-from jiesu.engine.audio import Leg
+from jiesu.engine.audio import AudioChunk, Leg
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import (
     AlertLevel,
@@ -74,3 +76,59 @@ async def test_a_call_through_the_service(tmp_path: Path) -> None:
     assert "greeting" in tips and "forbidden" in tips
     assert metrics.value("alerts_errors_total", {"event": "transcript.final"}) == 0
     assert metrics.value("alerts_events_total", {"type": "alert.risk"}) == 1
+
+
+def _voice(seconds: float, f0: float, level: float, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    wave = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in (1, 2, 3))
+    return (wave * level * 32767 / 2).astype(np.int16)
+
+
+async def test_caller_audio_gives_prosody_and_a_louder_higher_voice_reads_as_aroused(
+    tmp_path: Path,
+) -> None:
+    """The router's chunks reach the service; finals are measured on their own span."""
+    log = EventLog(tmp_path / "events.sqlite3")
+    await log.start()
+    metrics = Metrics()
+    service = AlertService(log, metrics, load_alerts(), TextEmotionModel.load(), tick_s=3600)
+    await service.start()
+    c = "call-voice"
+    try:
+        await log.append(c, 0, CallStarted("12345", "a1", CallMode.ASSIST, (Leg.CALLER, Leg.AGENT)))
+        calm, loud = _voice(6.0, 140.0, 0.1), _voice(3.0, 230.0, 0.8)
+        pcm = np.concatenate((calm, loud))
+        for seq, start in enumerate(range(0, len(pcm), 320)):
+            chunk = AudioChunk(c, Leg.CALLER, seq, start // 16, pcm[start : start + 320])
+            service.audio(chunk)
+        text = "我想问一下这个事情怎么办理"
+        angry = "我都打了五次电话了，你们到底管不管，气死人了，太过分了"
+        await log.append(c, 6000, TranscriptFinal(Leg.CALLER, "u1", text, 0, 6000))
+        await log.append(c, 9000, TranscriptFinal(Leg.CALLER, "u2", angry, 6000, 9000))
+        # Gone from the ring (older than its 40 s): judged on text alone, and counted.
+        await log.append(c, 9500, TranscriptFinal(Leg.CALLER, "u3", text, 9000, 60000))
+        await log.append(c, 61000, CallEnded("hangup"))
+        await service.idle()
+        events = await log.read(c)
+    finally:
+        await service.close()
+        await log.close()
+    assert metrics.value("alerts_prosody_total", {"audio": "True"}) == 2
+    assert metrics.value("alerts_prosody_total", {"audio": "False"}) == 1
+    anger = [p for e in events if isinstance(p := e.payload, EmotionAlert) and p.emotion == "anger"]
+    # The reason names the voice's change against the caller's own calm first seconds.
+    assert anger and "语音" in anger[0].reason and "音高+" in anger[0].reason, anger
+    assert metrics.value("alerts_errors_total", {"event": "transcript.final"}) == 0
+
+
+async def test_calls_without_an_end_are_forgotten_beyond_the_limit(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.sqlite3")
+    await log.start()
+    metrics = Metrics()
+    service = AlertService(
+        log, metrics, load_alerts(), TextEmotionModel.load(), tick_s=3600, max_calls=3
+    )
+    for i in range(5):
+        service.audio(AudioChunk(f"c{i}", Leg.CALLER, 0, 0, np.zeros(320, np.int16)))
+    await log.close()
+    assert metrics.value("alerts_calls_evicted_total") == 2
