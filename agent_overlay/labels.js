@@ -17,6 +17,53 @@ export const ORDER_FIELDS = Object.freeze([
   ["duplicate_of", "疑似重复"],
 ]);
 
+// Parts of the parsed address (engine/assist/workorder.py DEFAULT_ADDRESS_COMPONENTS), shown
+// as "address.<part>" fields after the order's own fields.
+export const ADDRESS_PARTS = Object.freeze({
+  province: "省份",
+  city: "城市",
+  district: "区县",
+  town: "街道/乡镇",
+  community: "社区",
+  road: "道路",
+  roadno: "路号",
+  poi: "小区/地标",
+  subpoi: "楼栋/附属",
+  houseno: "楼号",
+  cellno: "单元",
+  floorno: "楼层",
+  roomno: "房号",
+});
+
+// Coded values the engine sends for some fields, and what the agent reads instead.
+export const FIELD_VALUES = Object.freeze({
+  urgency: Object.freeze({ normal: "一般", urgent: "紧急", emergency: "特急" }),
+  dispatch: Object.freeze({ ready: "可直接派单", review: "需人工复核" }),
+});
+
+export function fieldLabel(name) {
+  const known = ORDER_FIELDS.find(([n]) => n === name);
+  if (known) return known[1];
+  if (name.startsWith("address.")) {
+    const part = name.slice("address.".length);
+    return `地址·${label(ADDRESS_PARTS, part)}`;
+  }
+  return name;
+}
+
+// The value as shown in the field, and back: an agent who types 紧急 sends "urgent".
+export function shownValue(name, value) {
+  const table = FIELD_VALUES[name];
+  return table ? label(table, value) : value;
+}
+
+export function codedValue(name, shown) {
+  const table = FIELD_VALUES[name];
+  if (!table) return shown;
+  const found = Object.entries(table).find(([, text]) => text === shown);
+  return found ? found[0] : shown;
+}
+
 // Fields shown as a multi-line text box.
 export const LONG_FIELDS = Object.freeze(new Set(["summary", "address"]));
 

@@ -8,6 +8,9 @@ import {
   LEG,
   LONG_FIELDS,
   ORDER_FIELDS,
+  codedValue,
+  fieldLabel,
+  shownValue,
   RISK_KIND,
   label,
 } from "./labels.js";
@@ -182,7 +185,7 @@ export class OrderView {
   }
 
   field(field) {
-    const entry = this.row(field.name);
+    const entry = this.row(field.name, fieldLabel(field.name));
     entry.field = field;
     if (field.origin === "agent") {
       // The engine confirms an agent's edit (possibly from another screen or before a reload).
@@ -205,7 +208,7 @@ export class OrderView {
   }
 
   fill(entry, field) {
-    entry.input.value = field.value;
+    entry.input.value = shownValue(field.name, field.value);
     entry.row.classList.remove("unfilled");
     entry.row.classList.add("filled");
     const c = Math.max(0, Math.min(1, field.confidence));
@@ -220,8 +223,8 @@ export class OrderView {
   }
 
   showLocked(name, value) {
-    const entry = this.row(name);
-    entry.input.value = value;
+    const entry = this.row(name, fieldLabel(name));
+    entry.input.value = shownValue(name, value);
     entry.lock.hidden = false;
     entry.row.classList.add("locked", "filled");
     entry.row.classList.remove("unfilled");
@@ -229,7 +232,8 @@ export class OrderView {
     entry.row.dataset.locked = "true";
   }
 
-  edited(name, value) {
+  edited(name, shown) {
+    const value = codedValue(name, shown);
     this.locked.set(name, value);
     this.showLocked(name, value);
     this.rows.get(name).hint.hidden = true;
@@ -245,12 +249,21 @@ export class OrderView {
 
   values() {
     const out = {};
-    for (const [name, entry] of this.rows) if (entry.input.value) out[name] = entry.input.value;
+    for (const [name, entry] of this.rows) {
+      if (entry.input.value) out[name] = codedValue(name, entry.input.value);
+    }
     return out;
   }
 }
 
 // ---- knowledge cards --------------------------------------------------------------------
+
+// Retrieval scores are fused z-scores (engine/assist/knowledge/retriever.py), not
+// probabilities: the agent gets a coarse word. A calming script carries the alert's score.
+function matchText(card) {
+  if (String(card.id).startsWith("calming.")) return "安抚话术";
+  return card.score >= 4 ? "高度相关" : card.score >= 2.5 ? "相关" : "可能相关";
+}
 
 // A card keeps its place: new cards go after the others, an updated card changes in place.
 export class CardsView {
@@ -292,7 +305,7 @@ export class CardsView {
         "div",
         { class: "card-meta" },
         el("span", { class: "entry muted", text: `条目 ${card.id} · 版本 ${card.version}` }),
-        el("span", { class: "score muted", text: `匹配 ${Math.round(card.score * 100)}%` }),
+        el("span", { class: "score muted", text: matchText(card), title: `score ${card.score}` }),
         el("kbd", { class: "key" }),
         copy,
       ),
