@@ -8,7 +8,8 @@ anxiety/fear, distress/sadness) it
    maps to 0.5,
 2. fuses it with the acoustic evidence (arousal for anger and fear, its complement for sadness;
    text alone while there is no audio or the caller's baseline is not formed yet),
-3. smooths the fused score over utterances (exponential moving average), and
+3. smooths the fused score over utterances (exponential moving average, faster up than down:
+   ``smoothing`` when it rises, ``release`` when it falls), and
 4. raises an alert only when the smoothed score crosses ``raise_at`` and clears it only below
    ``clear_at`` (hysteresis: no flapping between two close utterances); crossing
    ``critical_at`` escalates the level once.
@@ -61,7 +62,11 @@ class EmotionSettings:
     """Fusion weights and hysteresis thresholds (``[emotion]`` in ``sip_config/alerts.toml``)."""
 
     text_weight: float = _bounded(0.7, 0.0, 1.0, "weight of text against voice")
-    smoothing: float = _bounded(0.6, 0.05, 1.0, "weight of the newest utterance")
+    #: Weight of the newest utterance when the score rises (attack) and when it falls
+    #: (release): alerts come at the first clearly angry sentence, and one calm sentence after
+    #: it (a number, an address) does not clear them.
+    smoothing: float = _bounded(0.75, 0.05, 1.0, "weight of the newest utterance, rising")
+    release: float = _bounded(0.3, 0.05, 1.0, "weight of the newest utterance, falling")
     raise_at: float = _bounded(0.6, 0.0, 1.0)
     critical_at: float = _bounded(0.8, 0.0, 1.0)
     clear_at: float = _bounded(0.4, 0.0, 1.0)
@@ -141,11 +146,14 @@ def emotion_step(
     if ev.prosody is not None:
         base = base.update(ev.prosody)
     fused = fuse(ev, d, settings)
-    alpha = settings.smoothing
-    smoothed = {
-        k: v if k not in state.smoothed else alpha * v + (1 - alpha) * state.smoothed[k]
-        for k, v in fused.items()
-    }
+    smoothed = {}
+    for k, v in fused.items():
+        prev = state.smoothed.get(k)
+        if prev is None:
+            smoothed[k] = v
+            continue
+        alpha = settings.smoothing if v >= prev else settings.release
+        smoothed[k] = alpha * v + (1 - alpha) * prev
     active = dict(state.active)
     out: list[EmotionAlert | KnowledgeSuggestion] = []
     for emotion, score in smoothed.items():

@@ -13,7 +13,9 @@ from jiesu.engine.alerts.prosody import Prosody
 from jiesu.engine.alerts.text_emotion import LABELS, TextEmotion
 from jiesu.engine.events import AlertLevel, EmotionAlert, KnowledgeSuggestion
 
-SETTINGS = EmotionSettings(smoothing=1.0, text_weight=1.0, text_thresholds={"angry": 0.4})
+SETTINGS = EmotionSettings(
+    smoothing=1.0, release=1.0, text_weight=1.0, text_thresholds={"angry": 0.4}
+)
 
 
 def text(angry: float, cues: tuple[str, ...] = ("太过分",)) -> TextEmotion:
@@ -60,7 +62,9 @@ def test_escalates_once_and_clears_with_info() -> None:
 
 
 def test_smoothing_needs_more_than_one_spike() -> None:
-    smooth = EmotionSettings(smoothing=0.5, text_weight=1.0, text_thresholds={"angry": 0.4})
+    smooth = EmotionSettings(
+        smoothing=0.5, release=0.5, text_weight=1.0, text_thresholds={"angry": 0.4}
+    )
     outs = run([0.1, 0.1, 0.7, 0.1], smooth)
     assert all(anger(o) == [] for o in outs)
     outs = run([0.1, 0.7, 0.7, 0.7], smooth)
@@ -89,3 +93,16 @@ def test_voice_tips_borderline_text_and_reason_names_words_and_voice() -> None:
         assert bool(anger(out)) is expect
     alert = anger(out)[0]
     assert "“太过分”" in alert.reason and "音高" in alert.reason and "音量" in alert.reason
+
+
+def test_fast_attack_slow_release_one_calm_answer_does_not_clear() -> None:
+    """Anger rises with the newest sentence; a short factual answer after it (a number, an
+    address) does not clear it; a calm stretch does, once."""
+    settings = EmotionSettings(
+        smoothing=0.75, release=0.3, text_weight=1.0, text_thresholds={"angry": 0.4}
+    )
+    outs = run([0.1, 0.1, 0.9, 0.05, 0.05, 0.05, 0.05, 0.05], settings)
+    levels = [[a.level for a in anger(o)] for o in outs]
+    assert levels[2] == [AlertLevel.WARNING]
+    assert levels[3] == []
+    assert [lv for lvl in levels[4:] for lv in lvl] == [AlertLevel.INFO]
