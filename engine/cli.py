@@ -42,6 +42,7 @@ BENCHMARKS = {
     "workorder": "jiesu.bench.workorder",
     "emotion": "jiesu.bench.emotion",
     "risk": "jiesu.bench.risk",
+    "alert-latency": "jiesu.bench.alert_latency",
     "address": "jiesu.bench.address",
     "phone": "jiesu.bench.phone",
     "classify": "jiesu.bench.classify",

@@ -112,6 +112,11 @@ class AlertService:
         self._unsubscribe: Callable[[], None] | None = None
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="alerts")
 
+    async def warm_up(self) -> None:
+        """Load the text model's lazy parts (the embedder) now, not on the first final."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._compute, self._model.predict, "您好，我想反映一个问题")
+
     async def start(self) -> None:
         self._unsubscribe = self._log.subscribe(self._on_event)
         self._tasks = [
