@@ -207,6 +207,10 @@ class AssistConfig:
     queue_limit: int = _bounded(256, 8, 100_000)
     #: Emotion and risk alerts and coaching tips (issue 7; sip_config/alerts.toml).
     alerts: bool = True
+    #: Post-call QA of every call and the call summary, after hang-up (issue 7; docs/postcall.md).
+    postcall: bool = True
+    #: The QA rubric (items, weights, phrases) for the post-call QA.
+    qa_rubric_file: Path = Path("sip_config/qa_rubric.toml")
 
 
 @dataclass(frozen=True, slots=True)

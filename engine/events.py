@@ -113,6 +113,64 @@ class CallEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceLine:
+    """A transcript line quoted as evidence (QA) or as a key sentence (summary)."""
+
+    leg: Leg
+    t_start: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class QaItem:
+    """One rubric item's result: ``score`` of ``weight`` points, with the lines that justify it."""
+
+    item_id: str
+    name: str
+    weight: float
+    score: float
+    passed: bool
+    #: False when the item did not apply to this call (e.g. 安抚情绪 without an emotion alert).
+    applicable: bool
+    reason: str
+    evidence: tuple[EvidenceLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QaResult:
+    """Post-call QA (全量质检) of one call, stored with the call before this event is appended."""
+
+    TYPE: ClassVar[str] = "qa.result"
+    rubric: str
+    #: Points scored over the applicable items, scaled to 0..100.
+    score: float
+    passed: bool
+    items: tuple[QaItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryField:
+    name: str
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    """Post-call summary (extractive), stored with the call before this event is appended."""
+
+    TYPE: ClassVar[str] = "call.summary"
+    #: 诉求: request type, category, address and the caller's key sentences in one line.
+    request: str
+    #: 处理: what the agent said they would do (their last substantive sentences).
+    handling: str
+    fields: tuple[SummaryField, ...] = ()
+    #: Alerts that fired, one short line each.
+    alerts: tuple[str, ...] = ()
+    key_lines: tuple[EvidenceLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptPartial:
     """Provisional text of an utterance still being spoken; a later partial or final replaces it."""
 
@@ -236,6 +294,8 @@ Payload = (
     CallStarted
     | CallStateChanged
     | CallEnded
+    | QaResult
+    | CallSummary
     | TranscriptPartial
     | TranscriptFinal
     | SpeakerTurn
@@ -255,6 +315,8 @@ PAYLOAD_TYPES: MappingProxyType[str, type[Payload]] = MappingProxyType(
             CallStarted,
             CallStateChanged,
             CallEnded,
+            QaResult,
+            CallSummary,
             TranscriptPartial,
             TranscriptFinal,
             SpeakerTurn,

@@ -25,6 +25,7 @@ from jiesu.engine.gateway.server import Gateway
 from jiesu.engine.ingest import CallStats, IngestCall, IngestSink
 from jiesu.engine.ingest.server import IngestServer
 from jiesu.engine.metrics import Metrics
+from jiesu.engine.postcall.service import PostcallService
 from jiesu.engine.sip.supervisor import SipSupervisor
 from jiesu.engine.speech.batcher import BatcherConfig
 from jiesu.engine.speech.endpointer import EndpointerConfig
@@ -113,6 +114,8 @@ class Runtime:
         )
         self.assist: AssistService | None = None
         self.alerts: AlertService | None = None
+        #: Post-call QA and summary ([assist] postcall).
+        self.postcall: PostcallService | None = None
         #: The SIP door ([sip] enabled): pjsua2 worker processes feeding the same router.
         self.sip: SipSupervisor | None = None
         if config.sip.enabled:
@@ -150,6 +153,12 @@ class Runtime:
             if self.alerts is not None:
                 await self.alerts.start()
                 self.router.alerts = self.alerts
+        if self.config.assist.enabled and self.config.assist.postcall:
+            self.postcall = await build_postcall(
+                self.config, self.event_log, self.metrics, self.assist
+            )
+            if self.postcall is not None:
+                await self.postcall.start()
         await self.gateway.start()
         await self.ingest.start()
         if self.sip is not None:
@@ -192,6 +201,9 @@ class Runtime:
             except TimeoutError:
                 log.error("alerts: still busy after %.0f s at shutdown", ASSIST_DRAIN_S)
             await self.alerts.close()
+        if self.postcall is not None:
+            # After the assist stages: the last calls' QA waits for their finished orders.
+            await self.postcall.close(drain_s=ASSIST_DRAIN_S)
         await self.gateway.close()
         await self.event_log.close()
 
@@ -316,6 +328,52 @@ async def build_assist(
         store=store,
         caller_keyer=keyer,
         queue_limit=config.queue_limit,
+    )
+
+
+async def build_postcall(
+    config: JiesuConfig,
+    event_log: EventLog,
+    metrics: Metrics,
+    assist: AssistService | None,
+) -> PostcallService | None:
+    """The post-call QA and summary with the configured rubric and the work order's labels, on
+    its own connection to the ticket store; None (logged) if the rubric or store is unusable."""
+    from jiesu.engine.assist.workorder import WorkOrderSchema
+    from jiesu.engine.postcall.rubric import load_rubric
+    from jiesu.engine.postcall.summary import SummarySettings
+    from jiesu.engine.storage import open_store
+
+    try:
+        rubric = load_rubric(config.assist.qa_rubric_file)
+        schema = WorkOrderSchema.load(config.assist.workorder_file)
+        store = await asyncio.to_thread(
+            open_store, config.storage.dsn, str(tickets_path(config.storage))
+        )
+    except Exception as exc:
+        metrics.inc("postcall_disabled_total")
+        log.error("post-call QA and summary disabled: %s", exc)
+        return None
+    defaults = SummarySettings()
+
+    def named(kind: str, default: str) -> str:
+        spec = schema.by_kind(kind)
+        return spec.name if spec is not None else default
+
+    settings = SummarySettings(
+        request_type_field=named("request_type", defaults.request_type_field),
+        category_field=named("category", defaults.category_field),
+        address_field=named("address", defaults.address_field),
+    )
+    log.info("post-call QA: rubric %s, %d items", rubric.name, len(rubric.items))
+    return PostcallService(
+        event_log,
+        metrics,
+        rubric,
+        store,
+        labels={spec.name: spec.label for spec in schema.fields},
+        summary=settings,
+        settle=assist.call_done if assist is not None else None,
     )
 
 

@@ -20,7 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from jiesu.engine.events import CallSummary, QaResult
 from jiesu.engine.storage.migrations import LATEST, MIGRATIONS
+from jiesu.engine.wire import from_plain, to_plain
 
 
 class StorageError(Exception):
@@ -218,6 +220,37 @@ class TicketStore:
 
     def count_tickets(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM tickets")[0][0])
+
+    # --- post-call QA and summary ----------------------------------------------------------
+
+    def save_qa(self, call_id: str, qa: QaResult) -> None:
+        """Store the call's QA result; scoring the call again replaces it."""
+        body = json.dumps(to_plain(qa), ensure_ascii=False)
+        self._db.execute(
+            "INSERT INTO call_qa (call_id, rubric, score, passed, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET "
+            "rubric = excluded.rubric, score = excluded.score, passed = excluded.passed, "
+            "body = excluded.body, created_at = excluded.created_at",
+            (call_id, qa.rubric, qa.score, int(qa.passed), body, self._clock_ms()),
+        )
+
+    def qa_for_call(self, call_id: str) -> QaResult | None:
+        rows = self._db.execute("SELECT body FROM call_qa WHERE call_id = ?", (call_id,))
+        return from_plain(QaResult, json.loads(rows[0][0])) if rows else None
+
+    def save_summary(self, call_id: str, summary: CallSummary) -> None:
+        """Store the call's summary; summarising the call again replaces it."""
+        body = json.dumps(to_plain(summary), ensure_ascii=False)
+        self._db.execute(
+            "INSERT INTO call_summary (call_id, body, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (call_id) DO UPDATE SET body = excluded.body, "
+            "created_at = excluded.created_at",
+            (call_id, body, self._clock_ms()),
+        )
+
+    def summary_for_call(self, call_id: str) -> CallSummary | None:
+        rows = self._db.execute("SELECT body FROM call_summary WHERE call_id = ?", (call_id,))
+        return from_plain(CallSummary, json.loads(rows[0][0])) if rows else None
 
     # --- history and duplicates ------------------------------------------------------------
 

@@ -53,9 +53,26 @@ _V2 = (
     "CREATE INDEX tickets_place ON tickets (address_key, category, status, created_at)",
 )
 
+_V3 = (
+    """CREATE TABLE call_qa (
+        call_id    TEXT PRIMARY KEY,
+        rubric     TEXT NOT NULL,
+        score      DOUBLE PRECISION NOT NULL,
+        passed     INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )""",
+    """CREATE TABLE call_summary (
+        call_id    TEXT PRIMARY KEY,
+        body       TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tickets and transcripts", _V1, _V1),
     Migration(2, "ticket close time; index for duplicate detection", _V2, _V2),
+    Migration(3, "post-call QA and summary per call", _V3, _V3),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -1,0 +1,217 @@
+"""The post-call I/O edge: committed call events in; QA and summary stored and announced.
+
+:class:`PostcallService` subscribes to the :class:`~jiesu.engine.eventlog.EventLog` (like the
+alert and assist services) and records every call (:class:`~.record.CallRecorder`). On
+``call.ended`` it waits (at most ``settle_s``) for the work-order stage to finish the call, so
+the last finals' fields are in; then it scores the call (:func:`~.qa.score_call`) and summarises
+it (:func:`~.summary.summarise`) on a worker thread, stores both with the call
+(``TicketStore.save_qa`` / ``save_summary``, on the store's own thread) and only then appends
+``qa.result`` and ``call.summary`` to the call's events, so a screen that shows them can rely on
+them being stored.
+
+Bounds: at most ``max_calls`` calls are recorded at once (a new call past it evicts the oldest,
+whose ``call.ended`` never came: ``postcall_calls_evicted_total``); at most ``max_lines`` finals
+and ``max_marks`` tips/alerts per call (``postcall_dropped_total``; the result's item reasons
+are computed from what was kept). The listener never blocks and never awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from jiesu.engine.eventlog import EventLog
+from jiesu.engine.events import (
+    CallEnded,
+    CallStarted,
+    CallSummary,
+    CoachingTip,
+    EmotionAlert,
+    Event,
+    QaResult,
+    RiskAlert,
+    TicketField,
+    TranscriptFinal,
+)
+from jiesu.engine.metrics import Metrics
+from jiesu.engine.postcall.qa import score_call
+from jiesu.engine.postcall.record import CallRecord, CallRecorder
+from jiesu.engine.postcall.rubric import Rubric
+from jiesu.engine.postcall.summary import SummarySettings, summarise
+from jiesu.engine.storage.base import TicketStore
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+_RECORDED = (CallStarted, TranscriptFinal, TicketField, CoachingTip, EmotionAlert, RiskAlert)
+#: Finished calls remembered so that their late events do not open a new record.
+FINISHED_KEPT = 1000
+
+
+class PostcallService:
+    """QA and summary for every call, after hang-up."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        metrics: Metrics,
+        rubric: Rubric,
+        store: TicketStore | None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        summary: SummarySettings | None = None,
+        settle: Callable[[str], Awaitable[None]] | None = None,
+        settle_s: float = 1.5,
+        max_calls: int = 2000,
+        max_lines: int = 400,
+        max_marks: int = 200,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._log = event_log
+        self._metrics = metrics
+        self._rubric = rubric
+        self._store = store
+        self._labels = dict(labels or {})
+        self._summary = summary or SummarySettings()
+        self._settle = settle
+        self._settle_s = settle_s
+        self._max_calls = max_calls
+        self._max_lines = max_lines
+        self._max_marks = max_marks
+        self._clock_ms = clock_ms
+        self._calls: OrderedDict[str, CallRecorder] = OrderedDict()
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._compute = ThreadPoolExecutor(1, thread_name_prefix="postcall")
+        self._storage = ThreadPoolExecutor(1, thread_name_prefix="postcall-store")
+        self._closed = False
+
+    async def start(self) -> None:
+        self._unsubscribe = self._log.subscribe(self._on_event)
+
+    async def idle(self) -> None:
+        """Wait until every ended call seen so far has its QA and summary (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self, drain_s: float = 30.0) -> None:
+        """Stop listening, finish the calls already ended (for at most ``drain_s``; the rest
+        are cancelled, logged), release the threads and the store."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        try:
+            async with asyncio.timeout(drain_s):
+                await self.idle()
+        except TimeoutError:
+            log.error("postcall: %d calls unscored at shutdown", len(self._tasks))
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._compute.shutdown(wait=True)
+        store = self._store
+        if store is not None:
+            self._storage.submit(store.close).result()
+        self._storage.shutdown(wait=True)
+
+    # --- listener (on the loop, never blocks) ------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        payload = event.payload
+        call_id = event.call_id
+        if isinstance(payload, CallEnded):
+            recorder = self._calls.get(call_id)
+            if recorder is None or call_id in self._finished:
+                return
+            self._finished[call_id] = None
+            while len(self._finished) > FINISHED_KEPT:
+                self._finished.popitem(last=False)
+            task = asyncio.create_task(self._finish(call_id, event), name=f"postcall {call_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        if not isinstance(payload, _RECORDED):
+            return
+        recorder = self._calls.get(call_id)
+        if recorder is None:
+            if call_id in self._finished:
+                return  # a late event of a call already scored
+            while len(self._calls) >= self._max_calls:
+                evicted, _ = self._calls.popitem(last=False)
+                self._metrics.inc("postcall_calls_evicted_total")
+                log.warning("postcall: call %s evicted unscored (no call.ended)", evicted)
+            recorder = self._calls[call_id] = CallRecorder(
+                call_id, max_lines=self._max_lines, max_marks=self._max_marks
+            )
+        before = recorder.dropped
+        recorder.add(event)
+        if recorder.dropped > before:
+            self._metrics.inc("postcall_dropped_total")
+
+    # --- after hang-up -----------------------------------------------------------------------
+
+    async def _finish(self, call_id: str, ended: Event) -> None:
+        try:
+            if self._settle is not None:
+                try:
+                    async with asyncio.timeout(self._settle_s):
+                        await self._settle(call_id)
+                except TimeoutError:
+                    # Scored with the fields in so far; the delay target matters more.
+                    self._metrics.inc("postcall_settle_timeouts_total")
+            recorder = self._calls.pop(call_id, None)
+            if recorder is None:
+                return  # evicted meanwhile
+            record = recorder.finish(ended.t_media)
+            loop = asyncio.get_running_loop()
+            qa, summary = await loop.run_in_executor(self._compute, self._compute_both, record)
+            stored = await self._stored(call_id, qa, summary)
+            await self._log.append_many(call_id, [(ended.t_media, qa), (ended.t_media, summary)])
+            latency = (self._clock_ms() - ended.t_wall) / 1000
+            self._metrics.inc("postcall_calls_total", labels={"passed": str(qa.passed).lower()})
+            self._metrics.inc("postcall_seconds_total", latency)
+            log.info(
+                "call %s: QA %.1f (%s), summary %s, %.2f s after hang-up%s",
+                call_id,
+                qa.score,
+                "passed" if qa.passed else "failed",
+                "stored" if stored else "NOT stored",
+                latency,
+                f", {record.dropped} items over the bounds" if record.dropped else "",
+            )
+        except Exception:
+            # One call's failure must not stop the others' QA.
+            self._metrics.inc("postcall_errors_total")
+            log.exception("postcall: call %s failed", call_id)
+
+    def _compute_both(self, record: CallRecord) -> tuple[QaResult, CallSummary]:
+        qa = score_call(record, self._rubric, self._labels)
+        return qa, summarise(record, self._labels, self._summary)
+
+    async def _stored(self, call_id: str, qa: QaResult, summary: CallSummary) -> bool:
+        store = self._store
+        if store is None:
+            return False
+
+        def save(s: TicketStore) -> None:
+            s.save_qa(call_id, qa)
+            s.save_summary(call_id, summary)
+
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._storage, save, store)
+        except Exception:
+            self._metrics.inc("postcall_storage_errors_total")
+            log.exception("postcall: call %s: storing QA and summary failed", call_id)
+            return False
+        return True
