@@ -4,7 +4,7 @@
 import { ScreenLink, screenUrl } from "./link.js";
 import { Protocol } from "./protocol.js";
 import { takeToken, askToken, forgetToken, refusalText } from "./session.js";
-import { newCall, applyEvent, applyBoardEntry, levelRank } from "./callstate.js";
+import { newCall, applyEvent, applyBoardEntry, openAlerts } from "./callstate.js";
 import { TranscriptView, OrderView, CardsView, addTip, alertText } from "./views.js";
 import { el, clear, duration, toast } from "./dom.js";
 import { CALL_MODE, CALL_STATE, LINK_STATE, REFUSAL, label } from "./labels.js";
@@ -213,14 +213,13 @@ class AgentScreen {
   // ---- alerts ----
 
   renderBanner() {
-    const open = (this.call?.alerts || []).filter((a) => !this.dismissed.has(a.seq));
+    const open = openAlerts(this.call, this.dismissed);
     const banner = $("banner");
     if (!open.length) {
       banner.hidden = true;
       return;
     }
-    // The most severe open alert, the newest among equals.
-    const top = open.reduce((a, b) => (levelRank(b.level) >= levelRank(a.level) ? b : a));
+    const top = open[0];
     banner.hidden = false;
     banner.dataset.level = top.level;
     banner.dataset.seq = String(top.seq);

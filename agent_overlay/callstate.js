@@ -199,3 +199,29 @@ const LEVEL_RANK = { info: 1, warning: 2, critical: 3 };
 export function levelRank(level) {
   return LEVEL_RANK[level] || 0;
 }
+
+// What needs the agent now, among equals in level: the engine's risk alerts, then the caller's
+// emotion, then what the screen derives from the order (duplicate, repeat caller).
+function sourceRank(alert) {
+  if (alert.derived) return 0;
+  return alert.type === "alert.risk" ? 2 : 1;
+}
+
+// The alerts still open, the one to show first at index 0. An emotion alert is closed by the
+// engine's later event for the same emotion (escalated, or cleared with level info).
+export function openAlerts(call, dismissed = new Set()) {
+  const latest = new Map();
+  for (const a of call?.alerts || []) {
+    const key = a.type === "alert.emotion" ? `emotion:${a.emotion}:${a.leg}` : `seq:${a.seq}`;
+    latest.set(key, a);
+  }
+  const open = [...latest.values()].filter(
+    (a) => !dismissed.has(a.seq) && !(a.type === "alert.emotion" && a.level === "info"),
+  );
+  return open.sort(
+    (a, b) =>
+      levelRank(b.level) - levelRank(a.level) ||
+      sourceRank(b) - sourceRank(a) ||
+      b.seq - a.seq,
+  );
+}

@@ -205,7 +205,14 @@ async def test_agent_screen_live_call_edit_cards_alerts_and_resume(
         await page.wait_for_function(
             "() => document.querySelector('#banner-more').textContent.includes('另有 3 条')"
         )
-        await page.keyboard.press("Escape")  # dismiss the critical one: the next most severe
+        # Dismiss the critical one: the next most severe; among warnings the caller's emotion
+        # comes before the screen's own duplicate notice, however new that is.
+        await page.keyboard.press("Escape")
+        await page.wait_for_function(
+            "() => document.querySelector('#banner-text').textContent.includes('语气急促')"
+            " && document.querySelector('#banner').dataset.level === 'warning'"
+        )
+        await page.keyboard.press("Escape")
         await page.wait_for_function(
             "() => document.querySelector('#banner-text').textContent.includes('T-2031')"
             " && document.querySelector('#banner').dataset.level === 'warning'"

@@ -78,3 +78,33 @@ async def test_link_gates_and_dedupes_by_seq(engine: Any, browser: Any) -> None:
     assert result["delivered"] == [3, 4, 5, 6, 7]
     assert result["stillFollowing"] is True  # an error about an edit does not end the follow
     assert result["dFollowed"] is False  # a refused follow does
+
+
+OPEN_ALERTS = """async () => {
+  const m = await import('/assets/callstate.js');
+  const call = m.newCall('c');
+  const ev = (seq, type, payload) => ({v: 1, type, call_id: 'c', seq, t_media: 0, t_wall: 0, payload});
+  const emo = (seq, level) => ev(seq, 'alert.emotion', {leg: 'caller', level, emotion: 'anger', score: 0.7, reason: 'r'});
+  m.applyEvent(call, emo(1, 'warning'));
+  // The order's duplicate field raises a screen-derived warning after the anger alert.
+  m.applyEvent(call, ev(2, 'ticket.field', {field: 'duplicate_of', value: 'T1', confidence: 0.9, origin: 'engine', locked: false, alternatives: []}));
+  const first = m.openAlerts(call).map((a) => a.type + ':' + (a.emotion || a.kind));
+  m.applyEvent(call, emo(3, 'info'));             // the engine cleared the anger
+  const cleared = m.openAlerts(call).map((a) => a.kind || a.emotion);
+  m.applyEvent(call, ev(4, 'alert.risk', {kind: 'fire', level: 'critical', reason: 'r', quote: ''}));
+  const risk = m.openAlerts(call)[0].kind;
+  const dismissed = m.openAlerts(call, new Set([4])).map((a) => a.kind);
+  return {first, cleared, risk, dismissed};
+}"""
+
+
+async def test_open_alerts_rank_engine_alerts_first_and_close_cleared_emotion(
+    engine: Any, browser: Any
+) -> None:
+    page, _ = await engine.open_page(browser, "/")
+    result = await page.evaluate(OPEN_ALERTS)
+    # Equal level: the caller's anger before the newer screen-derived duplicate warning.
+    assert result["first"] == ["alert.emotion:anger", "alert.risk:duplicate_ticket"]
+    assert result["cleared"] == ["duplicate_ticket"]
+    assert result["risk"] == "fire"
+    assert result["dismissed"] == ["duplicate_ticket"]
