@@ -24,10 +24,10 @@ def _address_problem(value: str) -> str:
     if not closed:
         return "unclosed <> in an address"
     if inner != inner.strip():
-        return "white space inside <> (RFC 4475 3.1.2.11)"
+        return "white space inside <> (RFC 4475 3.1.2.14)"
     name = name.strip()
     if name and not name.startswith('"') and not _TOKEN_NAME.match(name):
-        return "unquoted display name with non-token characters (RFC 4475 3.1.2.12)"
+        return "unquoted display name with non-token characters (RFC 4475 3.1.2.15)"
     return ""
 
 
