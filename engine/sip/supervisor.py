@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,17 @@ class _CallTrack:
     worker: int
     legs: dict[Leg, _LegTrack] = field(default_factory=dict)
     recorders: dict[Leg, LegRecorder] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfDigit:
+    """One DTMF key a caller or agent pressed, as a worker reported it."""
+
+    call_id: str
+    leg: str
+    digit: str
+    #: "rfc4733" (telephone-event in RTP) or "info" (SIP INFO application/dtmf-relay).
+    method: str
 
 
 @dataclass
@@ -110,6 +122,12 @@ class SipSupervisor:
         self.last_leg_info: dict[str, dict[str, Any]] = {}
         #: Calls reported ended to the sink since start.
         self.calls_ended = 0
+        #: The latest DTMF keys, in the order the workers reported them (oldest dropped past
+        #: 1000); ``dtmf_listener`` (for IVR flows) is called with each one as it comes.
+        self.dtmf: deque[DtmfDigit] = deque(maxlen=1000)
+        self.dtmf_listener: Callable[[DtmfDigit], None] | None = None
+        #: Registration state per worker index (True: registered), when registration is on.
+        self.registered: dict[int, bool] = {}
 
     # --- life cycle ------------------------------------------------------------------
     def settings_for(self, index: int) -> WorkerSettings:
@@ -194,6 +212,10 @@ class SipSupervisor:
                 "sip worker %d (pid %d) exited with %s", handle.index, handle.process.pid, code
             )
             handle.ready.clear()
+            if self.registered.get(handle.index):
+                # Its binding is stale (the restarted worker registers again).
+                self.registered[handle.index] = False
+                self.metrics.set_gauge("sip_registration_state", 0.0, {"worker": str(handle.index)})
             self.metrics.inc("sip_worker_restarts_total", labels={"worker": str(handle.index)})
             await self._end_worker_calls(handle, "worker_lost")
             handle.restarts += 1
@@ -325,12 +347,63 @@ class SipSupervisor:
             if future is not None and not future.done():
                 future.set_result(None)
         elif kind == "dtmf":
-            self.metrics.inc("sip_dtmf_total", labels={"method": str(message.get("method"))})
-            log.info(
-                "call %s: DTMF %s (%s)", str(message["c"])[:8], message["d"], message["method"]
-            )
+            self._dtmf(message)
+        elif kind == "reg":
+            await self._registration(handle, message)
         else:
             self.metrics.inc("sip_bad_frames_total")
+
+    def _dtmf(self, message: dict[str, Any]) -> None:
+        digit = DtmfDigit(
+            str(message.get("c")),
+            str(message.get("l")),
+            str(message.get("d")),
+            str(message.get("method")),
+        )
+        self.metrics.inc("sip_dtmf_total", labels={"method": digit.method})
+        # A key is not personal data by itself, but keys typed in a row can be an ID number:
+        # the log names the method only.
+        log.info("call %s: DTMF (%s) from the %s", digit.call_id[:8], digit.method, digit.leg)
+        self.dtmf.append(digit)
+        if self.dtmf_listener is not None:
+            try:
+                self.dtmf_listener(digit)
+            except Exception:
+                log.exception("dtmf listener failed")
+                self.metrics.inc("sip_dtmf_listener_errors_total")
+
+    async def _registration(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
+        """A worker's registration changed: ``sip_registration_state{worker}`` 1 or 0."""
+        active = bool(message.get("active"))
+        code = int(message.get("code", 0))
+        worker = str(handle.index)
+        self.registered[handle.index] = active
+        self.metrics.set_gauge("sip_registration_state", 1.0 if active else 0.0, {"worker": worker})
+        self.metrics.inc(
+            "sip_registration_responses_total", labels={"worker": worker, "code": str(code)}
+        )
+        log.log(
+            logging.INFO if active or code in (0, 200) else logging.WARNING,
+            "sip worker %d: %s (%d %s, expires %s s)",
+            handle.index,
+            "registered" if active else "not registered",
+            code,
+            str(message.get("reason", "")),
+            message.get("expires", 0),
+        )
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_registered(
+        self, index: int = 0, state: bool = True, timeout_s: float = 10.0
+    ) -> None:
+        """Wait until worker ``index`` reports its registration ``state``."""
+
+        async def until() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self.registered.get(index) is state)
+
+        await asyncio.wait_for(until(), timeout_s)
 
     async def _start_call(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
         legs = tuple(Leg(v) for v in message["legs"])

@@ -352,7 +352,19 @@ class Account(pj.Account):  # type: ignore[misc]
 
     @guarded("onRegState")
     def onRegState(self, prm: Any) -> None:
-        log.info("registration: %d %s", prm.code, prm.reason)
+        info = self.getInfo()
+        active = bool(info.regIsActive)
+        self.worker.registered = active
+        log.info("registration: %d %s (active %s)", prm.code, prm.reason, active)
+        self.worker.send_control(
+            {
+                "t": "reg",
+                "code": int(prm.code),
+                "reason": str(prm.reason),
+                "active": active,
+                "expires": int(prm.expiration),
+            }
+        )
 
 
 class LogWriter(pj.LogWriter):  # type: ignore[misc]
@@ -386,6 +398,8 @@ class Worker:
         self.stopping = threading.Event()
         self.ep = pj.Endpoint()
         self.account: Any = None
+        #: True while the registrar holds a binding for this worker (``[sip.registration]``).
+        self.registered = False
         self.port = 0
         self._log_writer = LogWriter()
         #: Answers 400 to malformed out-of-dialog requests before pjsua's OPTIONS responder.
@@ -641,6 +655,22 @@ class Worker:
             self.graveyard.clear()
             gc.collect()
 
+    def unregister(self, timeout_s: float = 2.0) -> None:
+        """Remove the registrar binding (REGISTER with Expires: 0) and wait for the answer, so
+        the PBX stops sending calls here before the port closes."""
+        if self.account is None or not self.registered:
+            return
+        try:
+            self.account.setRegistration(False)
+        except pj.Error as exc:
+            log.warning("unregistration failed: %s", exc.info())
+            return
+        deadline = time.monotonic() + timeout_s
+        while self.registered and time.monotonic() < deadline:
+            self.ep.libHandleEvents(10)
+        if self.registered:
+            log.warning("registrar did not answer the unregistration within %.0f s", timeout_s)
+
     def run(self) -> None:
         while not self.stopping.is_set():
             self.poll()
@@ -658,6 +688,7 @@ class Worker:
             session.finish()
         self.sessions.clear()
         self.graveyard.clear()
+        self.unregister()
         self.account = None
         gc.collect()  # every Call and the Account go before libDestroy (taps stay: see Tap)
         left = sum(1 for o in gc.get_objects() if isinstance(o, SipCall))
