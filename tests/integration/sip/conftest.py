@@ -32,16 +32,19 @@ from sipp_peer import free_udp_port
 def sip_config(**overrides: Any) -> SipConfig:
     """A [sip] section for tests: free ports, IVR mode for 4000*, assist for 12345."""
     routing = overrides.pop("routing", {})
+    settings: dict[str, Any] = {
+        "enabled": True,
+        "sip_port": 0,
+        "rtp_port_start": free_udp_port(64),
+        "rtp_ports_per_worker": 16,
+        "restart_backoff_s": 0.1,
+        **overrides,  # a test's own value wins over these defaults
+    }
     return SipConfig(
-        enabled=True,
-        sip_port=0,
-        rtp_port_start=free_udp_port(64),
-        rtp_ports_per_worker=16,
-        restart_backoff_s=0.1,
         routing=SipRoutingConfig(
             **{"assist_numbers": ("12345",), "ivr_numbers": ("4000*",), **routing}
         ),
-        **overrides,
+        **settings,
     )
 
 
