@@ -47,6 +47,7 @@ BENCHMARKS = {
     "phone": "jiesu.bench.phone",
     "classify": "jiesu.bench.classify",
     "kb": "jiesu.bench.kb",
+    "diarization": "jiesu.bench.diarization",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary
