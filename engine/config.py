@@ -211,6 +211,10 @@ class AssistConfig:
     postcall: bool = True
     #: The QA rubric (items, weights, phrases) for the post-call QA.
     qa_rubric_file: Path = Path("sip_config/qa_rubric.toml")
+    #: Seconds the post-call QA waits after hang-up for the work order's last fields (the
+    #: last final's fill); then it scores what it has (the summary target is 3 s) and scores
+    #: again once the order is complete.
+    postcall_settle_s: float = _bounded(2.0, 0.0, 30.0)
 
 
 @dataclass(frozen=True, slots=True)

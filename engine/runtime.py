@@ -374,6 +374,7 @@ async def build_postcall(
         labels={spec.name: spec.label for spec in schema.fields},
         summary=settings,
         settle=assist.call_done if assist is not None else None,
+        settle_s=config.assist.postcall_settle_s,
     )
 
 

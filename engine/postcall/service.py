@@ -7,7 +7,10 @@ the last finals' fields are in; then it scores the call (:func:`~.qa.score_call`
 it (:func:`~.summary.summarise`) on a worker thread, stores both with the call
 (``TicketStore.save_qa`` / ``save_summary``, on the store's own thread) and only then appends
 ``qa.result`` and ``call.summary`` to the call's events, so a screen that shows them can rely on
-them being stored.
+them being stored. When the work order was not finished within ``settle_s`` (the stage still
+filling the last finals), the call is scored with what it has (the 3 s target) and scored again
+once the order is finished (at most ``late_s`` later) if that changed the record: the stored
+result is replaced and a second pair of events is appended (screens show the latest).
 
 Bounds: at most ``max_calls`` calls are recorded at once (a new call past it evicts the oldest,
 whose ``call.ended`` never came: ``postcall_calls_evicted_total``); at most ``max_lines`` finals
@@ -67,7 +70,8 @@ class PostcallService:
         labels: Mapping[str, str] | None = None,
         summary: SummarySettings | None = None,
         settle: Callable[[str], Awaitable[None]] | None = None,
-        settle_s: float = 1.5,
+        settle_s: float = 2.0,
+        late_s: float = 120.0,
         max_calls: int = 2000,
         max_lines: int = 400,
         max_marks: int = 200,
@@ -81,6 +85,7 @@ class PostcallService:
         self._summary = summary or SummarySettings()
         self._settle = settle
         self._settle_s = settle_s
+        self._late_s = late_s
         self._max_calls = max_calls
         self._max_lines = max_lines
         self._max_marks = max_marks
@@ -162,37 +167,57 @@ class PostcallService:
 
     async def _finish(self, call_id: str, ended: Event) -> None:
         try:
-            if self._settle is not None:
-                try:
-                    async with asyncio.timeout(self._settle_s):
-                        await self._settle(call_id)
-                except TimeoutError:
-                    # Scored with the fields in so far; the delay target matters more.
-                    self._metrics.inc("postcall_settle_timeouts_total")
-            recorder = self._calls.pop(call_id, None)
+            settled = await self._settled(call_id, self._settle_s)
+            recorder = self._calls.get(call_id)
             if recorder is None:
                 return  # evicted meanwhile
-            record = recorder.finish(ended.t_media)
-            loop = asyncio.get_running_loop()
-            qa, summary = await loop.run_in_executor(self._compute, self._compute_both, record)
-            stored = await self._stored(call_id, qa, summary)
-            await self._log.append_many(call_id, [(ended.t_media, qa), (ended.t_media, summary)])
-            latency = (self._clock_ms() - ended.t_wall) / 1000
-            self._metrics.inc("postcall_calls_total", labels={"passed": str(qa.passed).lower()})
-            self._metrics.inc("postcall_seconds_total", latency)
-            log.info(
-                "call %s: QA %.1f (%s), summary %s, %.2f s after hang-up%s",
-                call_id,
-                qa.score,
-                "passed" if qa.passed else "failed",
-                "stored" if stored else "NOT stored",
-                latency,
-                f", {record.dropped} items over the bounds" if record.dropped else "",
-            )
+            record = await self._publish(call_id, ended, recorder.finish(ended.t_media))
+            if not settled:
+                # Scored in time with the fields in so far; once the order is complete, the
+                # result is replaced if it changed (a second qa.result / call.summary).
+                self._metrics.inc("postcall_settle_timeouts_total")
+                await self._settled(call_id, self._late_s)
+                final = recorder.finish(ended.t_media)
+                if final != record:
+                    self._metrics.inc("postcall_rescored_total")
+                    await self._publish(call_id, ended, final)
         except Exception:
             # One call's failure must not stop the others' QA.
             self._metrics.inc("postcall_errors_total")
             log.exception("postcall: call %s failed", call_id)
+        finally:
+            self._calls.pop(call_id, None)
+
+    async def _settled(self, call_id: str, timeout_s: float) -> bool:
+        """Wait for the work-order stage to finish the call; False after ``timeout_s``."""
+        if self._settle is None:
+            return True
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._settle(call_id)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _publish(self, call_id: str, ended: Event, record: CallRecord) -> CallRecord:
+        """Score, summarise, store, then append; returns the record that was scored."""
+        loop = asyncio.get_running_loop()
+        qa, summary = await loop.run_in_executor(self._compute, self._compute_both, record)
+        stored = await self._stored(call_id, qa, summary)
+        await self._log.append_many(call_id, [(ended.t_media, qa), (ended.t_media, summary)])
+        latency = (self._clock_ms() - ended.t_wall) / 1000
+        self._metrics.inc("postcall_results_total", labels={"passed": str(qa.passed).lower()})
+        self._metrics.inc("postcall_seconds_total", latency)
+        log.info(
+            "call %s: QA %.1f (%s), summary %s, %.2f s after hang-up%s",
+            call_id,
+            qa.score,
+            "passed" if qa.passed else "failed",
+            "stored" if stored else "NOT stored",
+            latency,
+            f", {record.dropped} items over the bounds" if record.dropped else "",
+        )
+        return record
 
     def _compute_both(self, record: CallRecord) -> tuple[QaResult, CallSummary]:
         qa = score_call(record, self._rubric, self._labels)

@@ -99,7 +99,7 @@ async def test_a_call_gets_qa_and_summary_stored_then_announced(rig: Rig) -> Non
         assert store.summary_for_call("c1") == summary
     finally:
         store.close()
-    assert rig.metrics.value("postcall_calls_total", {"passed": "true"}) == 1
+    assert rig.metrics.value("postcall_results_total", {"passed": "true"}) == 1
 
 
 async def test_waits_for_the_work_order_to_settle(rig: Rig) -> None:
@@ -127,7 +127,7 @@ async def test_waits_for_the_work_order_to_settle(rig: Rig) -> None:
 
 async def test_settle_timeout_does_not_hold_the_result(rig: Rig) -> None:
     never: Callable[[str], Awaitable[None]] = lambda _c: asyncio.Event().wait()  # noqa: E731
-    service = rig.service(settle=never, settle_s=0.05)
+    service = rig.service(settle=never, settle_s=0.05, late_s=0.05)
     await service.start()
     try:
         await play_good_call(rig.log, "c3")
@@ -136,6 +136,44 @@ async def test_settle_timeout_does_not_hold_the_result(rig: Rig) -> None:
         await service.close()
     assert rig.metrics.value("postcall_settle_timeouts_total") == 1
     assert [e.type for e in await rig.log.read("c3")][-2:] == ["qa.result", "call.summary"]
+
+
+async def test_late_fields_rescore_and_replace_the_stored_result(rig: Rig) -> None:
+    """The order finished after settle_s: scored in time, then again with the late field."""
+    settled = asyncio.Event()
+    first: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+
+    async def settle(call_id: str) -> None:
+        await settled.wait()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event.payload, CallSummary) and not first.done():
+            first.set_result(event)
+
+    unsubscribe = rig.log.subscribe(on_event)
+    service = rig.service(settle=settle, settle_s=0.01, late_s=30.0)
+    await service.start()
+    try:
+        await play_good_call(rig.log, "c6")
+        await first
+        await rig.log.append(
+            "c6", 48000, TicketField("department", "市城管局", 0.9, FieldOrigin.AUTO, False)
+        )
+        settled.set()
+        await service.idle()
+    finally:
+        unsubscribe()
+        await service.close()
+    summaries = [e.payload for e in await rig.log.read("c6") if isinstance(e.payload, CallSummary)]
+    assert len(summaries) == 2
+    departments = [[f.value for f in s.fields if f.name == "department"] for s in summaries]
+    assert departments == [["市生态环境局"], ["市城管局"]]
+    store = rig.store()
+    try:
+        assert store.summary_for_call("c6") == summaries[-1]
+    finally:
+        store.close()
+    assert rig.metrics.value("postcall_rescored_total") == 1
 
 
 async def test_bounds_drop_and_evict_with_counts(rig: Rig) -> None:
