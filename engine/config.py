@@ -115,6 +115,8 @@ class SpeechConfig:
     final_min_window_s: float = _bounded(0.0, 0.0, 30.0)
     max_batch: int = _bounded(8, 1, 256)
     max_wait_ms: float = _bounded(10.0, 0.0, 1000.0)
+    #: Diarize legs of kind "mixed" into speaker.turn events (needs pip install -e .[diarization]).
+    diarize_mixed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

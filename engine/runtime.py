@@ -19,6 +19,7 @@ from jiesu.engine.assist.stages import AssistService
 from jiesu.engine.audio import AudioChunk
 from jiesu.engine.auth import TokenSigner, load_or_create_secret
 from jiesu.engine.config import AssistConfig, JiesuConfig, SpeechConfig, StorageConfig
+from jiesu.engine.diarize.service import DiarizationService, build_diarization
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import CallEnded, CallStarted, CallState, CallStateChanged
 from jiesu.engine.gateway.server import Gateway
@@ -59,6 +60,8 @@ class CallAudioRouter(IngestSink):
     assist: AssistService | None = None
     #: The alert stages; they keep the caller's recent audio for prosody.
     alerts: AlertService | None = None
+    #: Speaker turns of mixed legs ([speech] diarize_mixed).
+    diarize: DiarizationService | None = None
 
     async def call_started(self, call: IngestCall) -> None:
         if self.assist is not None:
@@ -75,6 +78,8 @@ class CallAudioRouter(IngestSink):
         self.metrics.inc("audio_chunks_total", labels={"leg": chunk.leg.value})
         if self.speech is not None:
             self.speech.audio(chunk)
+        if self.diarize is not None:
+            self.diarize.audio(chunk)
         if self.alerts is not None:
             self.alerts.audio(chunk)
 
@@ -82,6 +87,8 @@ class CallAudioRouter(IngestSink):
         if self.speech is not None:
             # The transcript's last finals go in before the call is marked ended.
             await self.speech.end_call(call_id)
+        if self.diarize is not None:
+            await self.diarize.end_call(call_id)
         await self.event_log.append(call_id, stats.duration_ms, CallEnded(reason))
         if stats.lost or stats.bad or stats.duplicates or stats.out_of_order:
             log.info(
@@ -132,6 +139,10 @@ class Runtime:
         if self.config.speech.enabled:
             self.router.speech = await asyncio.to_thread(
                 build_speech_pipeline, self.config.speech, self.event_log, self.metrics
+            )
+        if self.config.speech.diarize_mixed:
+            self.router.diarize = await asyncio.to_thread(
+                build_diarization, self.event_log, self.metrics
             )
         if self.config.assist.enabled:
             self.assist = await build_assist(
@@ -184,6 +195,8 @@ class Runtime:
         await self.ingest.close()
         if self.router.speech is not None:
             await self.router.speech.close()
+        if self.router.diarize is not None:
+            await self.router.diarize.close()
         if self.assist is not None:
             # The last finals' fields and the final ticket save go in before the log closes.
             try:
