@@ -7,6 +7,7 @@ import { newCall, applyEvent, levelRank } from "./callstate.js";
 import { TranscriptView, OrderView, CardsView, alertText } from "./views.js";
 import { el, clear, duration, toast } from "./dom.js";
 import { ALERT_LEVEL, CALL_MODE, CALL_STATE, EMOTION, LINK_STATE, label } from "./labels.js";
+import { PostcallView, RecentCalls } from "./postcall.js";
 
 const $ = (id) => document.getElementById(id);
 const HOUR_MS = 3600 * 1000;
@@ -24,6 +25,9 @@ class SupervisorScreen {
     this.transcript = new TranscriptView($("transcript"), $("to-latest"));
     this.order = new OrderView($("order"), { editable: false, transcript: this.transcript });
     this.cards = new CardsView($("cards"), { shortcuts: false });
+    // Post-call QA and summary of the followed call; ended calls stay reachable for review.
+    this.postcall = new PostcallView($("follow-alerts"));
+    this.recent = new RecentCalls($("board-empty"), (callId) => this.followCall(callId));
     $("unfollow").addEventListener("click", () => this.stopFollowing());
     document.addEventListener("keydown", (ev) => this.key(ev));
     setInterval(() => this.renderBoard(), 1000);
@@ -98,6 +102,7 @@ class SupervisorScreen {
   event(event, { followed }) {
     if (BOARD_TYPES.has(event.type)) this.boardEvent(event);
     if (followed && this.followed && event.call_id === this.followed.callId) {
+      if (this.postcall.event(event)) return;
       for (const change of applyEvent(this.followed, event)) this.renderFollowed(change);
     }
   }
@@ -105,6 +110,7 @@ class SupervisorScreen {
   boardEvent(event) {
     const p = event.payload;
     if (event.type === "call.ended") {
+      this.recent.ended(event.call_id, this.board.get(event.call_id)?.agentId, event.t_wall);
       this.board.delete(event.call_id);
       this.renderBoard();
       return;
@@ -217,6 +223,7 @@ class SupervisorScreen {
     if (this.followed?.callId === callId) return;
     if (this.followed) this.link.unfollow(this.followed.callId);
     this.followed = newCall(callId);
+    this.postcall.reset();
     this.transcript.reset();
     this.order.reset(this.followed);
     this.cards.reset();
@@ -233,6 +240,7 @@ class SupervisorScreen {
     if (!this.followed) return;
     this.link.unfollow(this.followed.callId);
     this.followed = null;
+    this.postcall.reset();
     this.transcript.reset();
     this.order.reset(null);
     this.cards.reset();

@@ -48,6 +48,7 @@ BENCHMARKS = {
     "classify": "jiesu.bench.classify",
     "kb": "jiesu.bench.kb",
     "diarization": "jiesu.bench.diarization",
+    "postcall": "jiesu.bench.postcall",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary
