@@ -2,9 +2,9 @@
 from the call's events.
 
 The recorder is fed committed events in ``seq`` order. It keeps the final transcript lines of
-both legs (at most ``max_lines``; later ones are dropped and counted, the call's beginning and
-greeting being what QA needs most is a choice: see docs/postcall.md), the coaching tips and
-alerts (at most ``max_marks``), and the latest value of every work-order field.
+both legs (at most ``max_lines``: later ones are dropped and counted, so an overlong call is
+scored on its beginning; see docs/postcall.md), the coaching tips and alerts (at most
+``max_marks``), and the latest value of every work-order field.
 """
 
 from __future__ import annotations
