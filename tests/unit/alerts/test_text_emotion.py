@@ -77,6 +77,36 @@ def test_threshold_keeps_anger_recall_at_target() -> None:
     assert scores(probs, labels, {"angry": min(higher)})["anger_recall"] < 0.8
 
 
+def test_embedding_head_strength_is_passed_through() -> None:
+    pytest.importorskip("sklearn", reason="training needs scikit-learn (the train extra)")
+    texts, labels = tiny()
+    emb = np.random.default_rng(2).normal(size=(len(texts), 8)).astype(np.float32)
+    strong = fit(texts, labels, emb=emb, emb_c=100.0).emb_coef
+    weak = fit(texts, labels, emb=emb, emb_c=0.01).emb_coef
+    assert strong is not None and weak is not None
+    # Less regularisation (larger C) gives a larger coefficient norm on separable data.
+    assert float(np.linalg.norm(strong)) > 10 * float(np.linalg.norm(weak))
+
+
+def test_bench_anger_views_argmax_and_pr_point() -> None:
+    from jiesu.bench.emotion import _anger_views
+
+    # 10 angry rows, 10 neutral; anger probability ranks 8 angry rows first, then 2 neutral,
+    # then the last 2 angry rows: argmax (anger >= 0.5) finds 6 of 10 angry, no false alarm.
+    anger = [0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.45, 0.44, 0.36, 0.35]
+    anger += [0.43, 0.42, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
+    probs = np.zeros((20, len(LABELS)))
+    probs[:, LABELS.index("angry")] = anger
+    probs[:, LABELS.index("neutral")] = 1 - np.asarray(anger)
+    labels = tuple(["angry"] * 10 + ["neutral"] * 10)
+    views = _anger_views(probs, labels)
+    assert views["anger_argmax"] == {"precision": 1.0, "recall": 0.6}
+    point = views["anger_pr_point"]
+    # Recall 0.8 needs the 8 top angry rows, which come before both neutral ones: P 1.0.
+    assert point["recall"] == 0.8 and point["precision"] == 1.0
+    assert point["threshold"] == pytest.approx(0.44)
+
+
 def test_read_labelled_counts_bad_rows(tmp_path: Path) -> None:
     path = tmp_path / "l.tsv"
     path.write_text(
