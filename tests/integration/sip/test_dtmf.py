@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios import load
-from sipp_peer import free_udp_port, run_sipp, wait_udp_bound
+from sipp_peer import assist_call, free_udp_port, run_sipp, wait_udp_bound
 
 from jiesu.engine.sip.rtpfile import DTMF_EVENTS, dtmf_packets, pcap_bytes
 
@@ -72,26 +72,14 @@ async def test_rfc4733_and_info_dtmf_reach_the_main_process_and_the_agent(
             )
         )
         await wait_udp_bound(agent_port)
-        caller = await run_sipp(
-            load(
-                "caller_dtmf",
-                pcap=pcap,
-                events_ms=events_ms,
-                info_1=info_keys[0],
-                info_2=info_keys[1],
-            ),
-            tmp_path,
-            f"127.0.0.1:{supervisor.ports[0]}",
-            service="12345",
-            sip_port=free_udp_port(),
-            media_port=free_udp_port(4),
-            timeout_s=30,
+        scenario = load(
+            "caller_dtmf",
+            pcap=pcap,
+            events_ms=events_ms,
+            info_1=info_keys[0],
+            info_2=info_keys[1],
         )
-        agent_result = await agent
-        assert caller.rc == 0, caller.output[-3000:]
-        assert agent_result.rc == 0, agent_result.output[-3000:]
-        call_id = next(iter(sink.started))
-        await sink.wait_ended(call_id, 10)
+        call_id = await assist_call(supervisor, sink, agent, scenario, tmp_path)
         await supervisor.sync()  # every message the worker sent is in
     finally:
         transport.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios import load
-from sipp_peer import free_udp_port, run_sipp, wait_udp_bound
+from sipp_peer import assist_call, free_udp_port, run_sipp, wait_udp_bound
 from test_answer import align  # type: ignore[import-not-found]
 from test_assist import band_limited  # type: ignore[import-not-found]
 
@@ -46,21 +46,10 @@ async def test_agent_early_media_reaches_the_caller_before_the_answer(
         )
     )
     await wait_udp_bound(agent_port)
-    caller = await run_sipp(
-        load("caller_early", tail_ms=tail_ms),
-        tmp_path,
-        f"127.0.0.1:{supervisor.ports[0]}",
-        service="12345",
-        sip_port=free_udp_port(),
-        media_port=free_udp_port(4),
-        extra=("-rtp_echo",),
-        timeout_s=30,
-    )
-    agent_result = await agent
-    assert caller.rc == 0, caller.output[-3000:]  # includes: the 183 carried SDP
-    assert agent_result.rc == 0, agent_result.output[-3000:]
-    call_id = next(iter(sink.started))
-    ended = await sink.wait_ended(call_id, 10)
+    # The caller's scenario succeeds only if the 183 carried SDP.
+    scenario = load("caller_early", tail_ms=tail_ms)
+    call_id = await assist_call(supervisor, sink, agent, scenario, tmp_path, extra=("-rtp_echo",))
+    ended = sink.ended[call_id]
     assert ended.reason == "caller_hangup" and sink.violations == []
     reference = band_limited(pcm)
     caller_leg = sink.leg_pcm(call_id, Leg.CALLER)

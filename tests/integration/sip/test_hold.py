@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from scenarios import load
-from sipp_peer import free_udp_port, run_sipp, uac_scenario, uas_scenario, wait_udp_bound
+from sipp_peer import (
+    assist_call,
+    free_udp_port,
+    run_sipp,
+    uac_scenario,
+    uas_scenario,
+    wait_udp_bound,
+)
 from test_answer import align  # type: ignore[import-not-found]
 from test_assist import band_limited  # type: ignore[import-not-found]
 
@@ -90,20 +97,8 @@ async def test_caller_hold_and_resume_keep_the_call_and_both_taps(
     await wait_udp_bound(agent_port)
     hold_at, hold, clip_ms = 2000, 2000, caller_packets * 20
     tail = clip_ms - hold_at - hold + 600
-    caller = await run_sipp(
-        load("caller_hold", pcap=caller_pcap, hold_at_ms=hold_at, hold_ms=hold, tail_ms=tail),
-        tmp_path,
-        f"127.0.0.1:{supervisor.ports[0]}",
-        service="12345",
-        sip_port=free_udp_port(),
-        media_port=free_udp_port(4),
-        timeout_s=30,
-    )
-    agent_result = await agent
-    assert caller.rc == 0, caller.output[-3000:]
-    assert agent_result.rc == 0, agent_result.output[-3000:]
-    call_id = next(iter(sink.started))
-    await sink.wait_ended(call_id, 10)
+    scenario = load("caller_hold", pcap=caller_pcap, hold_at_ms=hold_at, hold_ms=hold, tail_ms=tail)
+    call_id = await assist_call(supervisor, sink, agent, scenario, tmp_path)
     assert sink.ended[call_id].reason == "caller_hangup"
     check_one_call(sink, supervisor, call_id, (hold_at + hold + tail) / 1000)
     check_continuous(
@@ -148,20 +143,9 @@ async def test_agent_hold_and_resume_keep_the_call_and_both_taps(
     )
     await wait_udp_bound(agent_port)
     talk_ms = caller_packets * 20 + 300
-    caller = await run_sipp(
-        uac_scenario(caller_pcap, talk_ms),
-        tmp_path,
-        f"127.0.0.1:{supervisor.ports[0]}",
-        service="12345",
-        sip_port=free_udp_port(),
-        media_port=free_udp_port(4),
-        timeout_s=30,
+    call_id = await assist_call(
+        supervisor, sink, agent, uac_scenario(caller_pcap, talk_ms), tmp_path
     )
-    agent_result = await agent
-    assert caller.rc == 0, caller.output[-3000:]
-    assert agent_result.rc == 0, agent_result.output[-3000:]
-    call_id = next(iter(sink.started))
-    await sink.wait_ended(call_id, 10)
     assert sink.ended[call_id].reason == "caller_hangup"
     check_one_call(sink, supervisor, call_id, talk_ms / 1000)
     check_continuous(
