@@ -200,8 +200,9 @@ class TicketStore:
         return bool(rows)
 
     def set_status(self, call_id: str, status: str, outcome: str = "") -> TicketRecord | None:
-        """Record the agent's submit/dispatch on an open ticket (not closing it); the ticket as
-        it then stands, or None when the call has no ticket."""
+        """Record the agent's submit/dispatch on a ticket, which stays open (未办结: counted in
+        the caller's history and found as a duplicate) until :meth:`close_ticket`; the ticket
+        as it then stands, or None when the call has no ticket."""
         with self._db.transaction():
             rows = self._db.execute(
                 "UPDATE tickets SET status = ?, outcome = ?, updated_at = ? "
@@ -269,7 +270,7 @@ class TicketStore:
         last = records[0]
         return CallerHistory(
             count=len(records),
-            open_count=sum(1 for r in records if r.status == "open"),
+            open_count=sum(1 for r in records if r.closed_at is None),
             categories=tuple(sorted(level1.items(), key=lambda kv: (-kv[1], kv[0]))),
             last_ticket_id=last.ticket_id,
             last_category=last.category,
@@ -281,7 +282,8 @@ class TicketStore:
     def find_duplicates(
         self, address_key: str, category: str, since_ms: int, exclude_call_id: str = ""
     ) -> list[TicketRecord]:
-        """Open tickets at the same place and category created since ``since_ms``, newest first.
+        """Open (not closed) tickets at the same place and category created since ``since_ms``,
+        newest first.
 
         Categories match on the first two levels (a duplicate is often filed one level apart).
         """
@@ -289,7 +291,7 @@ class TicketStore:
             return []
         prefix = "/".join(category.split("/")[:2])
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM tickets WHERE address_key = ? AND status = 'open' "
+            f"SELECT {_COLUMNS} FROM tickets WHERE address_key = ? AND closed_at IS NULL "
             "AND created_at >= ? AND call_id <> ? ORDER BY created_at DESC, ticket_id",
             (address_key, since_ms, exclude_call_id),
         )

@@ -44,6 +44,12 @@ def check_caller_history(store: TicketStore) -> None:
     assert not store.close_ticket("no-such-call")
     history = store.caller_history("kA", exclude_call_id="h2")
     assert history.count == 2 and history.open_count == 1
+    # A dispatched ticket is being handled, not closed: it still counts as open.
+    dispatched = store.set_status("h1", "dispatched", "市城管局")
+    assert dispatched is not None and dispatched.closed_at is None
+    assert (dispatched.status, dispatched.outcome) == ("dispatched", "市城管局")
+    assert store.set_status("no-such-call", "submitted") is None
+    assert store.caller_history("kA", exclude_call_id="h2").open_count == 1
     assert history.categories == (("交通运输", 1), ("城乡建设", 1))
     assert history.last_ticket_id == ticket_id_for("h3")
     assert (history.last_status, history.last_outcome) == ("closed", "已答复，市民满意")
@@ -60,6 +66,7 @@ def check_duplicates(store: TicketStore, clock: Clock) -> None:
     store.save_ticket("d4", "12345", {}, category="环境保护/环境污染/噪音污染", address_key="other")
     store.save_ticket("d5", "12345", {}, category="环境保护/环境污染/噪音污染", address_key=place)
     store.close_ticket("d5")
+    store.set_status("d2", "dispatched", "区生态环境分局")  # dispatched is still open
     found = store.find_duplicates(place, "环境保护/环境污染/噪音污染", 0, exclude_call_id="d1")
     assert [t.call_id for t in found] == ["d2"]
     assert [t.call_id for t in store.find_duplicates(place, "环境保护/环境污染/x", 0)] == [
