@@ -233,16 +233,21 @@ class JiesuConfig:
     source: Path = field(default=Path("<defaults>"), metadata={"internal": True})
 
 
-def load_config(path: Path) -> JiesuConfig:
-    """Read and validate a TOML configuration file."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; a missing file or bad TOML is a :class:`ConfigError` naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_config(path: Path) -> JiesuConfig:
+    """Read and validate a TOML configuration file."""
+    data = read_toml(path)
     config: JiesuConfig = _build(JiesuConfig, data, path, "")
     _check_sip(config.sip, path)
     return dataclasses.replace(config, source=path)

@@ -8,14 +8,13 @@ file and the dotted key. Every key is optional; the defaults are the shipped beh
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jiesu.engine.alerts.coach import CoachSettings
 from jiesu.engine.alerts.emotion import DEFAULT_CALMING, EmotionSettings
 from jiesu.engine.alerts.risk import DEFAULT_TARGETS, RiskRules
-from jiesu.engine.config import ConfigError, _build
+from jiesu.engine.config import ConfigError, _build, read_toml
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +89,7 @@ def default_alerts_path() -> Path:
 def load_alerts(path: Path | None = None) -> AlertsConfig:
     """Read and validate the alerts file (the shipped one by default)."""
     path = path or default_alerts_path()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path)
     config: AlertsConfig = _build(AlertsConfig, data, path, "")
     s = config.emotion
     if not s.clear_at < s.raise_at <= s.critical_at:

@@ -19,12 +19,11 @@ See docs/postcall.md for what each check scores.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jiesu.engine.config import ConfigError
+from jiesu.engine.config import ConfigError, read_toml
 
 #: check -> the parameter keys it takes (besides id, name, weight, check, veto).
 CHECK_KEYS: dict[str, frozenset[str]] = {
@@ -81,12 +80,7 @@ def default_rubric_path() -> Path:
 def load_rubric(path: Path | None = None) -> Rubric:
     """Read and validate a rubric file (the shipped one by default)."""
     path = path or default_rubric_path()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path)
     return rubric_from_mapping(data, str(path))
 
 
