@@ -132,7 +132,7 @@ class AlertService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        self._compute.shutdown(wait=True)
+        await asyncio.to_thread(self._compute.shutdown, wait=True)  # never stall the loop
 
     async def idle(self) -> None:
         """Wait until every event queued so far has been handled (tests, shutdown)."""

@@ -123,11 +123,12 @@ class PostcallService:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        self._compute.shutdown(wait=True)
+        # Off the loop: a scoring or storage call still running must not stall other shutdowns.
+        await asyncio.to_thread(self._compute.shutdown, wait=True)
         store = self._store
         if store is not None:
-            self._storage.submit(store.close).result()
-        self._storage.shutdown(wait=True)
+            await asyncio.get_running_loop().run_in_executor(self._storage, store.close)
+        await asyncio.to_thread(self._storage.shutdown, wait=True)
 
     # --- listener (on the loop, never blocks) ------------------------------------------------
 
