@@ -112,6 +112,21 @@ def uac_scenario(
     return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="jiesu uac">\n{body}\n</scenario>\n'
 
 
+#: sipp steps that wait for the other side's BYE and answer it 200.
+ANSWER_BYE = [
+    '<recv request="BYE"/>',
+    """<send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+]]></send>""",
+]
+
+
 def uas_scenario(pcap: Path | None, ring_ms: int = 200) -> str:
     """The agent's phone: 180, 200 with SDP, stream ``pcap``, then wait for the BYE."""
     sdp = SDP.format(pt=0, codec="PCMU")
@@ -145,18 +160,7 @@ def uas_scenario(pcap: Path | None, ring_ms: int = 200) -> str:
     ]
     if pcap is not None:
         steps.append(f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>')
-    steps += [
-        '<recv request="BYE"/>',
-        """<send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-]]></send>""",
-    ]
+    steps += ANSWER_BYE
     body = "\n".join(steps)
     return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="jiesu uas">\n{body}\n</scenario>\n'
 

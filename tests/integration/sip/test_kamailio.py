@@ -30,7 +30,7 @@ from test_torture import TORTURE, aim_via, call_id_of, exchange
 
 from jiesu.engine.ingest.recording import RecordingSink
 from jiesu.engine.ingest.sink import IngestCall
-from jiesu.engine.sip.sipp import SDP
+from jiesu.engine.sip.sipp import ANSWER_BYE, SDP
 
 KAMAILIO = Path("/usr/sbin/kamailio")
 CONFIG = REPO_ROOT / "sip_config" / "kamailio" / "kamailio.cfg"
@@ -153,18 +153,7 @@ def proxied_uac(talk_ms: int | None) -> str:
             '<recv response="200" crlf="true"/>',
         ]
     else:
-        steps += [
-            '<recv request="BYE"/>',
-            """<send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-]]></send>""",
-        ]
+        steps += ANSWER_BYE
     body = "\n".join(steps)
     return (
         '<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
