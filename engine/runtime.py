@@ -156,7 +156,7 @@ class Runtime:
             if self.assist is not None:
                 await self.assist.start()
                 self.router.assist = self.assist
-                self.gateway.field_editor = self.assist.edit
+                self.gateway.ticket_editor = self.assist.edit
         if self.config.assist.enabled and self.config.assist.alerts:
             from jiesu.engine.alerts.service import build_alerts
 

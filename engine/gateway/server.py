@@ -81,7 +81,7 @@ TicketRequest = EditField | SubmitTicket | DispatchTicket
 
 #: Applies an agent's work-order action (``sub`` of the screen's token, the message); raises
 #: :class:`EditRefused`. Set by the runtime when the assist stages run.
-FieldEditor = Callable[[str, TicketRequest], Awaitable[None]]
+TicketEditor = Callable[[str, TicketRequest], Awaitable[None]]
 
 #: A screen is closed (4400) after this many malformed messages.
 MAX_BAD_MESSAGES = 20
@@ -201,7 +201,7 @@ class Gateway:
         self._board_call: dict[str, set[_Screen]] = {}
         self._closers: set[asyncio.Task[None]] = set()
         #: Where ``ticket.edit`` messages go; None: edits are refused as unavailable.
-        self.field_editor: FieldEditor | None = None
+        self.ticket_editor: TicketEditor | None = None
         metrics.set_gauge(M_SCREENS, 0)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -493,11 +493,11 @@ class Gateway:
             log.info("screen %r: edit of a call outside its scope refused", screen)
             self._refuse_edit(screen, call_id, "forbidden", "call outside your scope")
             return
-        if self.field_editor is None:
+        if self.ticket_editor is None:
             self._refuse_edit(screen, call_id, "unavailable", "the work order is not enabled")
             return
         try:
-            await self.field_editor(screen.claims.sub, request)
+            await self.ticket_editor(screen.claims.sub, request)
         except EditRefused as exc:
             self._refuse_edit(screen, call_id, exc.code, exc.detail)
 

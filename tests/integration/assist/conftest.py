@@ -129,7 +129,7 @@ async def make_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
         await assist.start()
         router = CallAudioRouter(log, metrics, assist=assist)
         gateway = Gateway(GatewayConfig(port=0), signer, log, metrics)
-        gateway.field_editor = assist.edit
+        gateway.ticket_editor = assist.edit
         await gateway.start()
         ingest = IngestServer(IngestConfig(port=0), signer, router, metrics, caller_keyer=keyer)
         await ingest.start()
