@@ -200,7 +200,7 @@ class Gateway:
         self._board_agent: dict[tuple[str, str], set[_Screen]] = {}
         self._board_call: dict[str, set[_Screen]] = {}
         self._closers: set[asyncio.Task[None]] = set()
-        #: Where ``ticket.edit`` messages go; None: edits are refused as unavailable.
+        #: Where ``ticket.edit``/``.submit``/``.dispatch`` go; None: refused as unavailable.
         self.ticket_editor: TicketEditor | None = None
         metrics.set_gauge(M_SCREENS, 0)
 
