@@ -49,6 +49,7 @@ BENCHMARKS = {
     "kb": "jiesu.bench.kb",
     "diarization": "jiesu.bench.diarization",
     "postcall": "jiesu.bench.postcall",
+    "vad": "jiesu.bench.vad",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary

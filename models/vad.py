@@ -270,6 +270,12 @@ class SileroBatchVad:
             else:
                 raise ValueError(f"samples must be int16 or float32, got {samples.dtype}")
             held = int(self._pending_len[slot])
+            if held + len(x) < SILERO_CHUNK:
+                # No chunk completed (the common 20 ms case, 3 times in 8): just keep the samples.
+                self._pending[slot, held : held + len(x)] = x
+                self._pending_len[slot] = held + len(x)
+                out[handle] = np.zeros(0, dtype=np.float32)
+                continue
             data = np.concatenate((self._pending[slot, :held], x)) if held else x
             k = len(data) // SILERO_CHUNK
             rest = len(data) - k * SILERO_CHUNK
