@@ -15,9 +15,12 @@ A lone numeral is changed only before a date, time or money unit (一月, 五号
 words that contain numerals (一下, 一起, 一些, 一定, 统一, 万一, 十分, 千万, 一点 as "a little")
 and counted things (三个月, 两次) stay as they are.
 
-Scoring (:func:`normalize_for_scoring`): NFKC, simplified, every space and punctuation mark or
-symbol removed, and every Chinese number that can be read as one turned into digits, whatever the
-context. It is applied to hypothesis and reference alike, so only the recognised content counts.
+Scoring (:func:`normalize_for_scoring`): NFKC, simplified, lower case, every space and
+punctuation mark or symbol removed, and every number that can be read as one written in digits,
+whatever the context and script, with one written form for clock times (七点半 = 7:30 =
+7点30分), decimals (三点五 = 3.5), percentages (百分之五 = 5%) and years (二零二六年 = 2026年);
+see :meth:`TextNormalizer.for_scoring`. It is applied to hypothesis and reference alike, so only
+the recognised content counts.
 """
 
 from __future__ import annotations
@@ -277,19 +280,181 @@ def normalize_numbers(text: str) -> str:
     return "".join(out)
 
 
-def _numbers_everywhere(text: str) -> str:
-    """Scoring form: every readable Chinese number becomes digits, in any context."""
-    text = _PERCENT.sub(lambda m: _percent(m, strict=False), text)
+# ---- scoring form
+#
+# Sentinels stand for a decimal point and for 百分之 while punctuation is removed and numerals
+# are read, so that neither is lost nor read as a numeral (the 百 of 百分之). They are private-use
+# characters, which input text never keeps: any in the input are dropped first.
+_DOT = "\ue001"
+_PCT = "\ue002"
+_SENTINELS = str.maketrans("", "", _DOT + _PCT)
+_ANY_NUM = f"0-9{_NUM_CHARS}"
+# A run of numerals in either script; it starts at the start of a run (and never right after a
+# decimal point), so a number is always read whole.
+_MIXED_RUN = re.compile(f"(?<![{_ANY_NUM}{_DOT}])[{_ANY_NUM}]+")
+_CLOCK_DIGITS = re.compile(r"(?<![\d:.])(\d{1,2}):([0-5]\d)(?![\d:])")
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
+_DECIMAL_DIGITS = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?![\d.])")
+# H点半, H点M分, H点M: a clock time when the hour and minutes fit (see _clock).
+_CLOCK = re.compile(f"(?<![{_ANY_NUM}{_DOT}])([{_ANY_NUM}]+)点(?:(半)|([{_ANY_NUM}]+)(分)?)")
+# N点D...: a decimal when the part after 点 is Chinese digits read one by one (三点一五), not a
+# place-value number (三点十五 is a time, read first) and not the start of one (三点五十); 三点五万
+# is 3.5万. The fraction is Chinese only: 3点15 as Whisper writes it is a time, not a decimal.
+_DECIMAL = re.compile(f"(?<![{_ANY_NUM}{_DOT}])([{_ANY_NUM}]+)点([{_DIGIT_CHARS}]+)(?![0-9十百千])")
+_BIG_DECIMAL = re.compile(f"(\\d+){_DOT}(\\d+)([万亿])")
+_PERCENT_DIGITS = re.compile(f"(\\d+(?:{_DOT}\\d+)?)%")
+_PERCENT_HUNDRED = re.compile(f"{_PCT}百(?![{_ANY_NUM}])")
+_LONE_WORD_NUMERALS = frozenset("洞幺")  # 洞 "hole", 幺 "smallest": numerals only in a run
+_MAX_SCORING_PASSES = 4
+_MAX_HOUR = 24  # 十九点三十 is 19:30; 12- and 24-hour readings are not merged (see for_scoring)
+
+
+def _chinese_place_value(n: int) -> str | None:
+    """Chinese place-value text of ``0 < n < 10**12`` (3500 -> 三千五百, 20300 -> 二万零三百,
+    5 -> 五), so that digit groups and Chinese units can be read as one number by
+    :func:`parse_chinese_number` (3500万, 2万5); None outside that range."""
+    if not 0 < n < 10**12:
+        return None
+    names = "零一二三四五六七八九"
+
+    def section(value: int) -> str:
+        out = ""
+        gap = False
+        for unit, name in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+            digit = value // unit % 10
+            if digit == 0:
+                gap = bool(out)
+                continue
+            out += ("零" if gap else "") + names[digit] + name
+            gap = False
+        return out
+
+    parts: list[str] = []
+    for big, name in ((100_000_000, "亿"), (10_000, "万"), (1, "")):
+        value = n // big % 10_000
+        if value:
+            # 二万零三百: a section under 1000 after a higher one is read with 零.
+            parts.append(("零" if parts and value < 1000 else "") + section(value) + name)
+    return "".join(parts)
+
+
+def _mixed_value(run: str) -> int | None:
+    """Value of a run that mixes ASCII digit groups and Chinese units (3500万, 2万5, 3千5)."""
+    rebuilt: list[str] = []
+    for token in re.findall(r"[0-9]+|.", run):
+        if token.isascii():
+            chinese = None if token.startswith("0") else _chinese_place_value(int(token))
+            if chinese is None:
+                return None
+            rebuilt.append(chinese)
+        else:
+            rebuilt.append(token)
+    return parse_chinese_number("".join(rebuilt))
+
+
+def _run_value(run: str) -> str | None:
+    """Digits of one numeral run in any script (三千五, 3500, 3千5, 3500万, 幺三八), or None."""
+    if run.isascii():
+        return run
+    if any(ch in _UNITS or ch in _BIG for ch in run):
+        has_ascii = any("0" <= ch <= "9" for ch in run)
+        value = _mixed_value(run) if has_ascii else parse_chinese_number(run)
+        return None if value is None else str(value)
+    return digit_string(run)
+
+
+def _convert_runs(text: str) -> str:
+    """Every numeral run in digits; a run that is not one number is read piece by piece."""
+
+    def chinese_piece(match: re.Match[str]) -> str:
+        piece = match.group(0)
+        if piece in _LONE_WORD_NUMERALS:
+            return piece
+        value = parse_chinese_number(piece)
+        if value is not None:
+            return str(value)
+        digits = digit_string(piece)
+        return digits if digits is not None else piece
 
     def one(match: re.Match[str]) -> str:
         run = match.group(0)
-        value = parse_chinese_number(run)
+        if run in _LONE_WORD_NUMERALS:
+            return run
+        value = _run_value(run)
         if value is not None:
-            return str(value)
-        digits = digit_string(run)
-        return digits if digits is not None else run
+            return value
+        return _RUN.sub(chinese_piece, run)
 
-    return _RUN.sub(one, text)
+    return _MIXED_RUN.sub(one, text)
+
+
+def _hour(run: str) -> int | None:
+    value = _run_value(run)
+    if value is None or len(value) > 2:
+        return None
+    hour = int(value)
+    return hour if hour <= _MAX_HOUR else None
+
+
+def _clock(match: re.Match[str]) -> str:
+    """Canonical clock time ``H点MM分`` (7点30分), or the match unchanged when it is none."""
+    hour_run, half, minute_run, fen = match.groups()
+    hour = _hour(hour_run)
+    if hour is None:
+        return match.group(0)
+    if half:
+        return f"{hour}点30分"
+    minutes: int | None = None
+    if fen:
+        value = _run_value(minute_run)
+        minutes = int(value) if value is not None and len(value) <= 2 else None
+    elif minute_run.isascii():
+        # 7点30 as Whisper writes 七点三十; 7点05 and 7点3 stay (a decimal or a time: unclear).
+        if len(minute_run) == 2 and minute_run[0] != "0":
+            minutes = int(minute_run)
+    else:
+        place = parse_chinese_number(minute_run)
+        # 七点三十, 十九点四十五: place values after 点 are minutes, never decimals.
+        minutes = place if place is not None and place >= 10 else None
+    if minutes is None or minutes > 59:
+        return match.group(0)
+    return f"{hour}点{minutes:02d}分"
+
+
+def _digit_clock(match: re.Match[str]) -> str:
+    """7:30 -> 7点30分 (an hour past 24 is no clock time: 比分 30:15 stays)."""
+    hour = int(match.group(1))
+    return f"{hour}点{match.group(2)}分" if hour <= _MAX_HOUR else match.group(0)
+
+
+def _decimal(match: re.Match[str]) -> str:
+    whole, fraction = match.groups()
+    value = _run_value(whole)
+    digits = digit_string(fraction)
+    if value is None or digits is None:
+        return match.group(0)
+    return f"{value}{_DOT}{digits}"
+
+
+def _big_decimal(match: re.Match[str]) -> str:
+    whole, fraction, unit = match.groups()
+    scale = 10_000 if unit == "万" else 100_000_000
+    numerator = int(whole + fraction) * scale
+    denominator = 10 ** len(fraction)
+    if numerator % denominator:
+        return match.group(0)  # 1.23456万 is not a whole number: leave it
+    return str(numerator // denominator)
+
+
+def _scoring_numbers(text: str) -> str:
+    """Clock times, decimals, percentages and every other number in one digit form."""
+    text = _CLOCK.sub(_clock, text)
+    text = _DECIMAL.sub(_decimal, text)
+    text = _BIG_DECIMAL.sub(_big_decimal, text)
+    text = _PERCENT_HUNDRED.sub(f"{_PCT}100", text)
+    text = _convert_runs(text)
+    text = _PERCENT_DIGITS.sub(lambda m: _PCT + m.group(1), text)
+    return text
 
 
 def fullwidth_punctuation(text: str) -> str:
@@ -332,18 +497,55 @@ class TextNormalizer:
         return normalize_numbers(text)
 
     def for_scoring(self, text: str) -> str:
-        """One form for CER scoring: identical for hypothesis and reference."""
-        text = unicodedata.normalize("NFKC", text)
-        text = self.to_simplified(text)
+        """One form for CER scoring: identical for hypothesis and reference.
+
+        NFKC (full-width digits and letters), simplified script, lower case; every space,
+        punctuation mark and symbol removed (quotes, 《》, …); every number in digits, whatever
+        the script (两/二, 幺, 〇/零, place values, digit strings, 3千5, 3500万, 2.5万). One
+        written form each for:
+
+        - clock times ``H点MM分``: 七点半, 7点半, 7:30, 七点三十, 7点30分 -> 7点30分 (半 after a
+          clock hour is 30 minutes; place-value minutes after 点 are minutes; 24-hour times
+          stay as said: 十九点三十 -> 19点30分, not 7点30分);
+        - decimals ``N.D``: 三点五, 3.5 -> 3.5 (digits read one by one after 点; 三点一五 is
+          3.15, 三点十五 is 3点15分);
+        - percentages ``百分之N``: 百分之五, 5%, ５％ -> 百分之5 (kept apart from a bare 5);
+        - years and digit strings as digits: 二零二六年, 二〇二六年, 2026年 -> 2026年.
+
+        Unclear cases stay apart rather than merge: 七点零五 (7.05 or 7:05) is 7.05, while
+        7:05 and 七点零五分 are 7点05分. 一点 "a little" becomes 1点 like the clock hour.
+        """
+        text = self._scoring_pass(text)
+        # Removing marks and reading numbers can bring numerals together that the first
+        # reading saw apart (6%万, 3千2零): read again until nothing changes, so that the form
+        # of a scoring form is itself.
+        for _ in range(_MAX_SCORING_PASSES):
+            again = self._scoring_pass(text)
+            if again == text:
+                break
+            text = again
+        return text
+
+    def _scoring_pass(self, text: str) -> str:
+        text = unicodedata.normalize("NFKC", text).translate(_SENTINELS)
+        text = self.to_simplified(text).lower()
+        # ○ is a symbol that Whisper writes for 〇 (二○二六): it must survive symbol removal.
+        text = text.replace("○", "〇")
+        # Digit forms that use punctuation, read before punctuation goes.
+        text = _CLOCK_DIGITS.sub(_digit_clock, text)
+        text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
+        text = _DECIMAL_DIGITS.sub(lambda m: f"{m.group(1)}{_DOT}{m.group(2)}", text)
+        text = text.replace("百分之", _PCT)
         # Separators and marks go before numbers are read, so 一 千 and 一千 read the same.
         text = "".join(
             ch
             for ch in text
-            if (not ch.isspace() and unicodedata.category(ch)[0] not in "PSZC") or ch == "%"
+            if (not ch.isspace() and unicodedata.category(ch)[0] not in "PSZC")
+            or ch in (_DOT, _PCT, "%")
         )
-        text = _numbers_everywhere(text)
+        text = _scoring_numbers(text)
         text = text.replace("%", "")
-        return text.lower()
+        return text.replace(_PCT, "百分之").replace(_DOT, ".")
 
 
 @functools.cache

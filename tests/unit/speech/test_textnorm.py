@@ -205,3 +205,108 @@ def test_scoring_normalisation_is_idempotent_and_clean(text: str) -> None:
     once = normalize_for_scoring(text)
     assert normalize_for_scoring(once) == once
     assert " " not in once and "，" not in once
+
+
+# ---- the scoring form: one written form per meaning (see TextNormalizer.for_scoring)
+
+SCORING_GROUPS = [
+    # clock times: 半 after a clock hour is 30 minutes; minutes always H点MM分
+    ["七点半", "7点半", "7:30", "七点三十", "7点30分", "七点三十分", "７：３０", "7点30"],
+    ["十九点三十", "19:30", "19点30分", "十九点半", "十九点三十分"],
+    ["下午两点十五", "下午2:15", "下午二点十五分", "下午2点15分"],
+    ["七点零五分", "7:05", "7点5分", "七点五分"],
+    # numbers in any script
+    ["３５００元", "3500元", "三千五百元", "三千五元", "3,500元", "3千5百元"],
+    ["两个", "二个", "2个"],
+    ["幺三八零零", "一三八〇〇", "一三八零零", "13800", "１３８００"],
+    ["二〇二六年", "二○二六年", "二零二六年", "2026年", "两千零二十六年"],
+    ["两万五", "2万5", "25000", "2.5万", "二万五千", "两点五万"],
+    ["三千五百万", "3500万", "35000000"],
+    # percentages and decimals
+    ["百分之五", "5%", "５％"],
+    ["百分之三点五", "3.5%", "百分之3.5"],
+    ["百分之百", "100%"],
+    ["三点五", "3.5", "３．５"],
+    ["零点五公斤", "0.5公斤"],
+    # script, punctuation, symbols, case
+    ["請問電話號碼", "请问电话号码"],
+    ["《人民日报》", "人民日报", "「人民日报」", "“人民日报”"],
+    ["他说：“好的……”——对吧？", "他说好的对吧"],
+    ["‘社保’·（医保）【公积金】", "社保医保公积金"],
+    ["APP Store", "app store", "ａｐｐｓｔｏｒｅ"],
+    # 一点 "a little" and 1点 "one o'clock" merge: accepted, both are what was heard
+    ["有一点问题", "有1点问题"],
+]
+
+
+@pytest.mark.parametrize("group", SCORING_GROUPS, ids=lambda g: g[0])
+def test_scoring_form_one_form_per_meaning(group: list[str]) -> None:
+    forms = {text: normalize_for_scoring(text) for text in group}
+    assert len(set(forms.values())) == 1, forms
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        ("七点半", "7点30分"),
+        ("十九点三十", "19点30分"),
+        ("三点五", "3.5"),
+        ("三点一五", "3.15"),
+        ("百分之五", "百分之5"),
+        ("二零二六年", "2026年"),
+        ("《你好》ABC", "你好abc"),
+    ],
+)
+def test_scoring_form_written_forms(text: str, form: str) -> None:
+    assert normalize_for_scoring(text) == form
+
+
+SCORING_APART = [
+    ("三个", "四个"),
+    ("七点半", "八点半"),
+    ("七点半", "七点"),
+    # 12- and 24-hour readings are not merged: 十九点三十 is not 七点三十
+    ("十九点三十", "七点三十"),
+    # decimal against time, decimal digits against place values
+    ("三点五", "三点五十"),
+    ("三点一五", "三点十五"),
+    ("7.30", "7:30"),
+    # a percentage is not the bare number
+    ("百分之五", "五"),
+    ("5%", "5"),
+    ("一千", "一万"),
+    ("两万", "两千"),
+    ("二零二六年", "二零二五年"),
+    ("3.5", "35"),
+    ("洞口", "零口"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SCORING_APART)
+def test_scoring_form_keeps_different_meanings_apart(a: str, b: str) -> None:
+    assert normalize_for_scoring(a) != normalize_for_scoring(b)
+
+
+def test_scoring_form_leaves_filler_texts_as_the_leg_lists_them() -> None:
+    # LegRecognizer drops a short final whose scoring form is one of these: the list is written
+    # in scoring form, so scoring must leave every entry as it is.
+    from jiesu.engine.speech.leg import FILLER_TEXTS
+
+    for text in FILLER_TEXTS:
+        assert normalize_for_scoring(text) == text
+
+
+WIDE_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("一二两三十百千万亿零〇○幺洞点半分之年月号元下起些0123456789:.%,，。 《》“”AbＣ")
+    ),
+    max_size=24,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(WIDE_TEXT)
+def test_scoring_form_is_a_fixed_point_with_digits_and_marks(text: str) -> None:
+    once = normalize_for_scoring(text)
+    assert normalize_for_scoring(once) == once
+    assert not any(ch in once for ch in " ，。《》“”%:,")
