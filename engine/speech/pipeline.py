@@ -288,10 +288,11 @@ def whisper_decoder(
                 prompt=d.prompt,
                 language=None if language == "auto" else language,
                 beam_size=None if d.final else 1,
-                retry_loops=d.final,
+                retry_suspect=d.final,
                 margin_frames=None if d.final else PARTIAL_MARGIN_FRAMES,
                 window_frames=final_window(min(len(d.pcm), 30 * 16000)) if d.final else None,
                 char_timings=d.final and char_timings,
+                timestamps=d.final,
             )
             for d in batch
         ]

@@ -265,3 +265,32 @@ def test_requests_are_checked(whisper: WhisperCt2) -> None:
         whisper.transcribe_batch([AsrRequest(np.zeros(1600, np.float32), window_frames=700)])
     with pytest.raises(ValueError, match="30 s"):
         whisper.transcribe_batch([AsrRequest(np.zeros(16_000 * 31, np.float32))])
+
+
+def test_a_long_unpaused_turn_is_decoded_to_its_end(
+    whisper: WhisperCt2, mandarin_clips: list[Clip]
+) -> None:
+    """Four clips run together (21 s): Whisper base without timestamps often ends its text
+    after the first sentence; a ``timestamps`` request continues after its last timestamp until
+    the audio is covered, and reads as much as plain faster-whisper."""
+    names = [
+        "speechio_CCTV_1.wav",
+        "cosyvoice_zero_shot_prompt.wav",
+        "firered_BAC009S0764W0121.wav",
+        "fireredtts2_zh_S1.wav",
+    ]
+    by_name = {c.name: c for c in mandarin_clips}
+    pcm = np.concatenate([by_name[n].pcm for n in names])
+    reference = "".join(by_name[n].reference for n in names)
+    (result,) = whisper.transcribe_batch([AsrRequest(pcm, timestamps=True, char_timings=True)])
+    (untimed,) = whisper.transcribe_batch([AsrRequest(pcm)])
+    plain = whisper.transcribe_plain(pcm)
+    got, without, plain_cer = (cer([t], [reference]) for t in (result.text, untimed.text, plain))
+    print(f"\nCER with timestamps {got:.3f}, without {without:.3f}, plain {plain_cer:.3f}")
+    assert got <= plain_cer + 0.05
+    assert got < 0.3
+    # Character times follow the text onto the continuation's audio, in order, to the end.
+    assert result.chars
+    starts = [c.start_s for c in result.chars]
+    assert starts == sorted(starts)
+    assert starts[-1] > len(pcm) / 16_000 - 3.0

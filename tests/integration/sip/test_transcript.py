@@ -104,10 +104,13 @@ async def test_sipp_speech_reaches_a_screen_as_transcript(
     assert any(m["type"] == "transcript.final" for m in seen), [m["type"] for m in seen]
     assert all(t["leg"] == "caller" for t in transcript)
     ref = normalize_for_scoring(reference(CLIP))
-    cers = {t["text"]: char_errors(ref, normalize_for_scoring(t["text"])).cer for t in transcript}
-    print(f"SIP transcript texts and CER: {cers}")
-    # Accuracy is the speech core's benchmark; here: this call's speech was heard and decoded.
-    assert min(cers.values()) <= 0.35
+    finals = "".join(m["payload"]["text"] for m in seen if m["type"] == "transcript.final")
+    final_cer = char_errors(ref, normalize_for_scoring(finals)).cer
+    print(f"SIP finals {finals!r}: CER {final_cer:.3f}")
+    # Accuracy is the speech core's benchmark; here: the whole utterance was heard and decoded
+    # into the final (a final cut short after its first words fails this, whatever partials
+    # showed on the way).
+    assert final_cer <= 0.35
     assert seen[-1]["payload"]["reason"] == "caller_hangup"
     info = runtime.sip.last_leg_info[seen[0]["call_id"]]["caller"]
     print(f"frames tapped {info['frames']} for {talk_ms} ms; RTP {info['rtp_packets']}/{packets}")
