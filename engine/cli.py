@@ -29,7 +29,8 @@ EXIT_STALE = 5
 
 DEFAULT_CONFIG = Path("sip_config/jiesu.toml")
 
-#: Benchmark name -> module under jiesu.bench that defines add_arguments(parser) and run(args).
+#: Benchmark name -> module under jiesu.bench that defines add_arguments(parser) and run(args)
+#: (and optionally RESULT_NAME, the stem of its result file when it is not the benchmark's name).
 BENCHMARKS = {
     "asr-accuracy": "jiesu.bench.asr_accuracy",
     "batching": "jiesu.bench.batching",
@@ -50,6 +51,7 @@ BENCHMARKS = {
     "diarization": "jiesu.bench.diarization",
     "postcall": "jiesu.bench.postcall",
     "vad": "jiesu.bench.vad",
+    "peer": "jiesu.bench.peer",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary
@@ -97,7 +99,7 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         parser.add_argument(
             "--output",
             type=Path,
-            default=Path("bench/results") / f"{name}.json",
+            default=Path("bench/results") / f"{getattr(module, 'RESULT_NAME', name)}.json",
             help="where to write the result (default: %(default)s)",
         )
         parser.add_argument("--check", action="store_true", help="exit 4 if the target is missed")
