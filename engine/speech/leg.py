@@ -140,21 +140,40 @@ class LegRecognizer:
     _chunks: deque[AudioChunk] = field(init=False)
     _current: _Utterance | None = field(init=False, default=None)
     _history: str = field(init=False, default="")
+    #: Samples of the last chunk that did not fill a frame, and when the next frame starts.
+    _leftover: Pcm = field(init=False)
+    _frame_t: int | None = field(init=False, default=None)
     dropped_finals: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._endpointer = Endpointer(self.config.endpointer)
         self._chunks = deque()
+        self._leftover = np.zeros(0, dtype=np.int16)
 
     # --- audio in ------------------------------------------------------------------------
 
     def push(self, chunk: AudioChunk) -> list[Decode]:
-        """Feed one chunk (in seq order); returns the decodes now due."""
+        """Feed one chunk (in seq order, any length); returns the decodes now due.
+
+        The endpointer counts time in frames of ``endpointer.frame_ms``: a chunk is cut into
+        such frames (the rest waits for the next chunk), so a door sending 100 ms chunks gets
+        the same 600 ms hangover as one sending 20 ms RTP frames, not five times it."""
         self._chunks.append(chunk)
-        pcm = chunk.pcm
-        energy = float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) if len(pcm) else 0.0
-        events = self._endpointer.push(chunk.t_media_ms, self.speech_probability(pcm), energy)
-        work = self._handle(events)
+        frame_ms = self.config.endpointer.frame_ms
+        size = frame_ms * chunk.rate // 1000
+        if self._frame_t is None or chunk.t_media_ms >= self._frame_t + frame_ms:
+            # First chunk, or media time jumped ahead: frames start again at this chunk.
+            self._frame_t, self._leftover = chunk.t_media_ms, self._leftover[:0]
+        pcm = np.concatenate([self._leftover, chunk.pcm]) if len(self._leftover) else chunk.pcm
+        work: list[Decode] = []
+        whole = len(pcm) - len(pcm) % size
+        for offset in range(0, whole, size):
+            frame = pcm[offset : offset + size]
+            energy = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
+            events = self._endpointer.push(self._frame_t, self.speech_probability(frame), energy)
+            self._frame_t += frame_ms
+            work += self._handle(events)
+        self._leftover = pcm[whole:].copy()
         self._trim()
         return work
 
@@ -226,7 +245,7 @@ class LegRecognizer:
         # Never more than the longest utterance (plus pre-roll), whatever the endpointer says.
         limit = newest - int(self.config.endpointer.max_utterance_s * 1000) - 1000
         keep_from = max(keep_from, limit)
-        while self._chunks and self._chunks[0].t_media_ms + 20 < keep_from:
+        while self._chunks and self._chunks[0].t_media_ms + self._chunks[0].duration_ms < keep_from:
             self._chunks.popleft()
 
     def _prompt(self) -> str:

@@ -222,3 +222,36 @@ def test_buffer_stays_bounded_on_a_long_silent_leg() -> None:
     rec = recognizer()
     run(rec, "." * 5000)
     assert len(rec._chunks) < 100
+
+
+@pytest.mark.parametrize("chunk_ms", [100, 30, 500])
+def test_chunks_of_any_length_give_the_same_utterances_as_20_ms_frames(chunk_ms: int) -> None:
+    """The endpointer counts 20 ms frames: a door that sends 100 ms chunks must not stretch the
+    hangover five times (two turns 2 s apart would become one final)."""
+    pattern = "." * 25 + "S" * 80 + "." * 100 + "S" * 60 + "." * 60
+
+    def level_recognizer() -> LegRecognizer:
+        rec = recognizer()
+        rec.speech_probability = lambda pcm: 1.0 if (pcm > 4000).any() else 0.0
+        return rec
+
+    samples = np.concatenate([c.pcm for c in chunks(pattern)])
+    framewise = level_recognizer()
+    expected = [w for c in chunks(pattern) for w in framewise.push(c)] + framewise.flush()
+    joined = level_recognizer()
+    size = chunk_ms * 16
+    got: list[Decode] = []
+    for seq, start in enumerate(range(0, len(samples), size)):
+        piece = samples[start : start + size]
+        got += joined.push(AudioChunk("call-1", Leg.CALLER, seq, start // 16, piece))
+    got += joined.flush()
+
+    def shape(work: list[Decode]) -> list[tuple[bool, int, int, int]]:
+        return [(w.final, w.t_start, w.t_end, len(w.pcm)) for w in work]
+
+    finals = [w for w in expected if w.final]
+    assert len(finals) == 2
+    # Partials fall due at frame times inside a chunk; finals must be the same.
+    assert shape([w for w in got if w.final]) == shape(finals)
+    for mine, theirs in zip([w for w in got if w.final], finals, strict=True):
+        assert np.array_equal(mine.pcm, theirs.pcm)
