@@ -439,9 +439,12 @@ class WhisperCt2:
         seek = [0] * len(requests)
         todo = [i for i, r in enumerate(requests) if r.timestamps]
         for _ in range(MAX_CONTINUATIONS):
-            todo = [i for i in todo if self._continue_at(requests[i], last[i], seek, i)]
+            steps = {i: self._skipped(len(requests[i].pcm) - seek[i], last[i]) for i in todo}
+            todo = [i for i in todo if steps[i]]
             if not todo:
                 break
+            for i in todo:
+                seek[i] += steps[i]
             more = self._transcribe_windows(
                 [replace(requests[i], pcm=requests[i].pcm[seek[i] :]) for i in todo]
             )
@@ -456,23 +459,19 @@ class WhisperCt2:
             todo = kept
         return results
 
-    def _continue_at(
-        self, request: AsrRequest, result: AsrResult, seek: list[int], index: int
-    ) -> bool:
-        """Whether ``result`` (the piece decoded from ``seek[index]``) stopped more than
-        CONTINUE_AFTER_S before the audio did; if so, moves ``seek[index]`` (samples) to its
-        last timestamp."""
+    def _skipped(self, samples: int, result: AsrResult) -> int:
+        """Where to continue ``result``, a piece decoded from ``samples`` of audio: at its last
+        timestamp (in samples) when its text stopped more than CONTINUE_AFTER_S before the
+        audio did; 0 when it covers the audio or cannot move far enough to."""
         begin = int(self._tokenizer(result.language or None).timestamp_begin)
         stamps = [t for t in result.tokens if t >= begin]
         if not result.text or not stamps:
-            return False
+            return 0
         last = round((stamps[-1] - begin) * TIMESTAMP_S * SAMPLE_RATE)
-        left = len(request.pcm) - seek[index] - last
         # A last timestamp under a second into the audio would not move far enough to end.
-        if left < CONTINUE_AFTER_S * SAMPLE_RATE or last < SAMPLE_RATE:
-            return False
-        seek[index] += last
-        return True
+        if samples - last < CONTINUE_AFTER_S * SAMPLE_RATE or last < SAMPLE_RATE:
+            return 0
+        return last
 
     def _transcribe_windows(self, requests: Sequence[AsrRequest]) -> list[AsrResult]:
         results: list[AsrResult | None] = [None] * len(requests)
