@@ -26,6 +26,7 @@ from jiesu.engine.config import (
     GatewayConfig,
     IngestConfig,
     JiesuConfig,
+    SpeechConfig,
     StorageConfig,
 )
 from jiesu.engine.events import TranscriptFinal
@@ -54,6 +55,12 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
         storage=StorageConfig(event_log=tmp_path / "events.sqlite3"),
         assist=AssistConfig(enabled=False),
         sip=sip_config(),
+        # Finals in the 30 s window, as plain faster-whisper decodes: in fitted windows Whisper
+        # base reads this G.711 sentence differently with every 20 ms shift of the utterance's
+        # end (RTP timing), from the whole sentence to a third of it (docs/speech.md); in the
+        # 30 s window it read 11-13 of its 13 characters at every shift. The fitted windows'
+        # accuracy is measured by `jiesu bench asr-accuracy`, not here.
+        speech=SpeechConfig(final_min_window_s=30.0),
     )
     rt = Runtime(config)
     await rt.start()
@@ -84,15 +91,20 @@ async def test_sipp_speech_reaches_a_screen_as_transcript(
         )
         assert result.rc == 0, result.output[-3000:]
         by_seq: dict[int, dict[str, Any]] = {}
-        following = False
-        while not by_seq or max(by_seq.values(), key=lambda m: m["seq"])["type"] != "call.ended":
+        asked = accepted = ended = False
+        # The board may show call.ended before the follow is accepted (then the follow replays
+        # the whole call, call.ended last): only a call.ended after "following" ends the call.
+        while not ended:
             message = json.loads(await asyncio.wait_for(screen.recv(), 60))
+            if message.get("type") == "following":
+                accepted = True
             if "call_id" not in message or "seq" not in message:
                 continue
             by_seq[message["seq"]] = message
-            if not following:
+            ended = accepted and message["type"] == "call.ended"
+            if not asked:
                 # The board shows the call; its transcript comes to screens that follow it.
-                following = True
+                asked = True
                 follow = {"type": "follow", "call_id": message["call_id"], "after_seq": 0}
                 await screen.send(json.dumps(follow))
     seen = [by_seq[k] for k in sorted(by_seq)]
@@ -101,7 +113,13 @@ async def test_sipp_speech_reaches_a_screen_as_transcript(
     assert seen[0]["payload"]["caller_masked"] == "138****5678"
     # Partials coalesce on the way to a screen (latest wins); finals never drop.
     transcript = [m["payload"] for m in seen if m["type"].startswith("transcript.")]
-    assert any(m["type"] == "transcript.final" for m in seen), [m["type"] for m in seen]
+    info = runtime.sip.last_leg_info[seen[0]["call_id"]]["caller"]
+    asr = {k: v for k, v in runtime.metrics.snapshot().items() if "asr" in k or "audio" in k}
+    assert any(m["type"] == "transcript.final" for m in seen), (
+        [m["type"] for m in seen],
+        info,
+        asr,
+    )
     assert all(t["leg"] == "caller" for t in transcript)
     ref = normalize_for_scoring(reference(CLIP))
     finals = "".join(m["payload"]["text"] for m in seen if m["type"] == "transcript.final")
@@ -112,7 +130,6 @@ async def test_sipp_speech_reaches_a_screen_as_transcript(
     # showed on the way).
     assert final_cer <= 0.35
     assert seen[-1]["payload"]["reason"] == "caller_hangup"
-    info = runtime.sip.last_leg_info[seen[0]["call_id"]]["caller"]
     print(f"frames tapped {info['frames']} for {talk_ms} ms; RTP {info['rtp_packets']}/{packets}")
     assert abs(info["frames"] - talk_ms / 20) <= 2
     assert info["rtp_packets"] == packets and info["rtp_lost"] == 0 and info["dropped"] == 0
