@@ -404,6 +404,7 @@ def build_speech_pipeline(
         device=config.device,
         compute_type=config.compute_type,
         cpu_threads=config.cpu_threads,
+        lanes=config.decode_lanes,
         beam_size=config.beam_size,
     )
     hotwords = load_hotwords(config.hotwords_file)
@@ -411,11 +412,16 @@ def build_speech_pipeline(
         recognizer=RecognizerConfig(
             endpointer=EndpointerConfig(
                 hangover_ms=config.hangover_ms,
+                early_final_ms=config.early_final_ms,
                 max_utterance_s=config.max_utterance_s,
                 partial_interval_ms=config.partial_interval_ms,
             )
         ),
-        batcher=BatcherConfig(max_batch=config.max_batch, max_wait_ms=config.max_wait_ms),
+        batcher=BatcherConfig(
+            max_batch=config.max_batch,
+            max_wait_ms=config.max_wait_ms,
+            lanes=config.decode_lanes,
+        ),
         hotwords=hotwords,
     )
     pipeline = SpeechPipeline(

@@ -7,6 +7,9 @@ decision) and optionally its energy, :meth:`Endpointer.push` returns what happen
   clicks and DTMF edges, never start an utterance);
 - :class:`PartialDue` every ``partial_interval_ms`` of new utterance audio that contains speech,
   so the streaming recogniser decodes a partial at most that long after the audio arrived;
+- :class:`PauseSeen` once per pause when it is ``early_final_ms`` old (shorter than the
+  hangover): the utterance *may* have ended, so its final can be decoded early and kept if the
+  :class:`UtteranceEnd` that follows covers the same audio (speech resumed: it does not);
 - :class:`UtteranceEnd` after ``hangover_ms`` of non-speech, or when a turn grows past
   ``max_utterance_s``: then it is split at the most silent frame of the last ``split_search_s``
   (a pause when there is one, only mid-speech when there is none) and a new utterance starts
@@ -37,6 +40,9 @@ class EndpointerConfig:
     #: How far back from the length limit to look for a pause to split at.
     split_search_s: float = 3.0
     partial_interval_ms: int = 500
+    #: Non-speech after which :class:`PauseSeen` is emitted (0: never). Must be shorter than
+    #: ``hangover_ms`` to be of use.
+    early_final_ms: int = 250
 
     def __post_init__(self) -> None:
         if self.frame_ms <= 0:
@@ -47,6 +53,8 @@ class EndpointerConfig:
             raise ValueError("min_speech_ms must be >= 0 and hangover_ms at least one frame")
         if self.partial_interval_ms < self.frame_ms:
             raise ValueError("partial_interval_ms must be at least one frame")
+        if self.early_final_ms < 0:
+            raise ValueError("early_final_ms must not be negative")
         if self.split_search_s <= 0 or self.max_utterance_s * 1000 <= self.split_search_s * 1000:
             raise ValueError("need 0 < split_search_s < max_utterance_s")
 
@@ -76,6 +84,16 @@ class PartialDue:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseSeen:
+    """The utterance's audio ``[t_start, t_end)`` is followed by ``early_final_ms`` of
+    non-speech: if the pause lasts, an :class:`UtteranceEnd` with the same times follows."""
+
+    utterance: int
+    t_start: int
+    t_end: int
+
+
+@dataclass(frozen=True, slots=True)
 class UtteranceEnd:
     """The utterance's audio is ``[t_start, t_end)``; decode the final."""
 
@@ -85,7 +103,7 @@ class UtteranceEnd:
     reason: EndReason
 
 
-EndpointEvent = SpeechStart | PartialDue | UtteranceEnd
+EndpointEvent = SpeechStart | PartialDue | PauseSeen | UtteranceEnd
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +140,16 @@ class Endpointer:
     @property
     def in_speech(self) -> bool:
         return self._in_speech
+
+    @property
+    def utterance(self) -> int:
+        """The number of the current (or last) utterance."""
+        return self._utterance
+
+    @property
+    def last_speech_end(self) -> int:
+        """End of the last speech frame heard (ms)."""
+        return self._last_speech_end
 
     def push(self, t_ms: int, prob: float, energy: float = 0.0) -> list[EndpointEvent]:
         """Take the frame starting at ``t_ms``; return the events it causes, in order."""
@@ -179,6 +207,7 @@ class Endpointer:
     def _push_speech(self, frame: _Frame, speech: bool) -> list[EndpointEvent]:
         cfg = self._cfg
         end = frame.t + cfg.frame_ms
+        events: list[EndpointEvent] = []
         if speech:
             self._silence_ms = 0
             self._last_speech_end = end
@@ -192,9 +221,12 @@ class Endpointer:
                         self._utterance, self._start, self._last_speech_end, EndReason.PAUSE
                     )
                 ]
+            early = cfg.early_final_ms
+            if early > 0 and self._silence_ms - cfg.frame_ms < early <= self._silence_ms:
+                events.append(PauseSeen(self._utterance, self._start, self._last_speech_end))
         if end - self._start >= self._max_ms:
-            return self._split(end)
-        return self._maybe_partial(end)
+            return events + self._split(end)
+        return events + self._maybe_partial(end)
 
     def _maybe_partial(self, now: int) -> list[EndpointEvent]:
         if self._speech_since_partial and now - self._last_partial >= self._cfg.partial_interval_ms:

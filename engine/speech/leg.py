@@ -32,6 +32,7 @@ from jiesu.engine.speech.endpointer import (
     EndpointerConfig,
     EndpointEvent,
     PartialDue,
+    PauseSeen,
     SpeechStart,
     UtteranceEnd,
 )
@@ -100,6 +101,9 @@ class Decode:
     prompt: str
     #: Which partial of the utterance this is (results of older partials are ignored).
     revision: int
+    #: An early final: decoded when a pause began, kept only if the utterance's end comes with
+    #: the same audio (:meth:`LegRecognizer.still_paused`, :func:`same_audio`).
+    early: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,11 +195,25 @@ class LegRecognizer:
                 utterance = self._utterance(event.utterance, event.t_start)
                 utterance.revision += 1
                 work.append(self._decode(utterance, event.t_start, event.t_end, final=False))
+            elif isinstance(event, PauseSeen):
+                utterance = self._utterance(event.utterance, event.t_start)
+                early = self._decode(utterance, event.t_start, event.t_end, final=True)
+                work.append(dataclasses.replace(early, early=True))
             elif isinstance(event, UtteranceEnd):
                 utterance = self._utterance(event.utterance, event.t_start)
                 work.append(self._decode(utterance, event.t_start, event.t_end, final=True))
                 self._current = None
         return work
+
+    def still_paused(self, early: Decode) -> bool:
+        """Whether the pause that ``early`` was decoded for still goes on: the same utterance,
+        in speech state, with no speech heard since ``early.t_end``. When it does not, the early
+        final is useless (speech resumed, or the utterance was split) and can be withdrawn."""
+        return (
+            self._endpointer.in_speech
+            and self._utterance_id(self._endpointer.utterance) == early.utterance_id
+            and self._endpointer.last_speech_end == early.t_end
+        )
 
     def _utterance(self, index: int, t_start: int) -> _Utterance:
         if self._current is None or self._current.index != index:
@@ -350,6 +368,17 @@ class LegRecognizer:
             return True
         short = decode.t_end - decode.t_start <= self.config.filler_max_ms
         return short and self.normalizer.for_scoring(text) in FILLER_TEXTS
+
+
+def same_audio(early: Decode, final: Decode) -> bool:
+    """Whether an early final decoded exactly what ``final`` asks for (so its result stands)."""
+    return (
+        early.utterance_id == final.utterance_id
+        and early.t_start == final.t_start
+        and early.t_end == final.t_end
+        and early.prompt == final.prompt
+        and len(early.pcm) == len(final.pcm)
+    )
 
 
 def _clean(text: str) -> str:

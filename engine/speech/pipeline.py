@@ -6,6 +6,11 @@ single executor thread owns the Whisper model, so utterances of concurrent calls
 one batch. Finals outrank partials; a partial that would come out later than its deadline is
 skipped rather than shown late.
 
+Early finals: when a pause is ``early_final_ms`` old (shorter than the hangover), the
+utterance's final is decoded at once if the model has no final waiting; when the endpoint
+confirms it with the same audio, that result is the final (so at low load the final is out
+about when the endpoint is decided, not a decode later); when speech resumes it is withdrawn.
+
 Ordering: per leg, finals are published in utterance order (each final task waits for the
 previous one of its leg); a partial whose utterance is already final is dropped by the
 recogniser. :meth:`SpeechPipeline.end_call` flushes the legs and waits for their finals, so a
@@ -41,6 +46,7 @@ from jiesu.engine.speech.leg import (
     RecognizerConfig,
     SpeechProbability,
     pcm_to_float,
+    same_audio,
 )
 from jiesu.engine.speech.textnorm import TextNormalizer
 
@@ -69,17 +75,26 @@ class PipelineConfig:
 
 
 @dataclass
+class _Early:
+    """An early final of a leg, being decoded or decoded (None: it failed)."""
+
+    decode: Decode
+    task: asyncio.Task[DecodedText | None]
+
+
+@dataclass
 class _Leg:
     recognizer: LegRecognizer
     #: The previous final's task of this leg: finals publish in order.
     last_final: asyncio.Task[None] | None = None
     partial_in_flight: bool = False
+    early: _Early | None = None
 
 
 @dataclass
 class _Call:
     legs: dict[Leg, _Leg] = field(default_factory=dict)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
 
 class SpeechPipeline:
@@ -123,6 +138,8 @@ class SpeechPipeline:
             leg = call.legs[chunk.leg] = _Leg(self._recognizer(chunk.call_id, chunk.leg))
         for decode in leg.recognizer.push(chunk):
             self._schedule(chunk.call_id, call, leg, decode)
+        if leg.early is not None and not leg.recognizer.still_paused(leg.early.decode):
+            self._withdraw_early(leg)
 
     async def end_call(self, call_id: str) -> None:
         """Flush every leg and wait until the call's last finals are in the log."""
@@ -132,6 +149,8 @@ class SpeechPipeline:
         for leg in call.legs.values():
             for decode in leg.recognizer.flush():
                 self._schedule(call_id, call, leg, decode)
+            if leg.early is not None:
+                self._withdraw_early(leg)
         if call.tasks:
             await asyncio.gather(*call.tasks, return_exceptions=True)
         dropped = sum(leg.recognizer.dropped_finals for leg in call.legs.values())
@@ -155,8 +174,18 @@ class SpeechPipeline:
         )
 
     def _schedule(self, call_id: str, call: _Call, leg: _Leg, decode: Decode) -> None:
+        if decode.early:
+            self._start_early(call, leg, decode)
+            return
+        early = leg.early
+        if early is not None and not (decode.final and same_audio(early.decode, decode)):
+            self._withdraw_early(leg)
+            early = None
         if decode.final:
-            task = asyncio.create_task(self._final(call_id, leg, decode, leg.last_final))
+            leg.early = None
+            if early is not None:
+                self._metrics.inc("asr_early_finals_total", labels={"outcome": "used"})
+            task = asyncio.create_task(self._final(call_id, leg, decode, leg.last_final, early))
             leg.last_final = task
         else:
             if self._batcher.waiting(Priority.FINAL):
@@ -173,6 +202,36 @@ class SpeechPipeline:
             task = asyncio.create_task(self._partial(call_id, leg, decode))
         call.tasks.add(task)
         task.add_done_callback(call.tasks.discard)
+
+    def _start_early(self, call: _Call, leg: _Leg, decode: Decode) -> None:
+        if leg.early is not None:
+            self._withdraw_early(leg)
+        if self._batcher.waiting(Priority.FINAL):
+            # The model is behind on finals: an early decode would only queue with them, and
+            # would be wasted work if the caller goes on speaking.
+            self._metrics.inc("asr_early_finals_total", labels={"outcome": "skipped"})
+            return
+        task = asyncio.create_task(self._decode_early(decode))
+        leg.early = _Early(decode, task)
+        call.tasks.add(task)
+        task.add_done_callback(call.tasks.discard)
+
+    def _withdraw_early(self, leg: _Leg) -> None:
+        """Speech resumed (or the utterance ended otherwise): the early final is not needed."""
+        assert leg.early is not None
+        leg.early.task.cancel()  # withdraws it from the batcher's queue if not yet running
+        leg.early = None
+        self._metrics.inc("asr_early_finals_total", labels={"outcome": "withdrawn"})
+
+    async def _decode_early(self, decode: Decode) -> DecodedText | None:
+        deadline = self._clock() + self._config.final_deadline_s
+        try:
+            return await self._batcher.submit(decode, deadline=deadline, priority=Priority.FINAL)
+        except Exception as exc:
+            self._metrics.inc(
+                "asr_early_finals_failed_total", labels={"reason": type(exc).__name__}
+            )
+            return None
 
     async def _partial(self, call_id: str, leg: _Leg, decode: Decode) -> None:
         try:
@@ -191,13 +250,24 @@ class SpeechPipeline:
             self._metrics.inc("asr_partials_total")
 
     async def _final(
-        self, call_id: str, leg: _Leg, decode: Decode, previous: asyncio.Task[None] | None
+        self,
+        call_id: str,
+        leg: _Leg,
+        decode: Decode,
+        previous: asyncio.Task[None] | None,
+        early: _Early | None = None,
     ) -> None:
         started = self._clock()
+        result: DecodedText | None = None
+        if early is not None:
+            result = await early.task
         try:
-            result = await self._batcher.submit(
-                decode, deadline=started + self._config.final_deadline_s, priority=Priority.FINAL
-            )
+            if result is None:
+                result = await self._batcher.submit(
+                    decode,
+                    deadline=started + self._config.final_deadline_s,
+                    priority=Priority.FINAL,
+                )
         except (Skipped, BatcherFull, BatcherClosed) as exc:
             # A lost final loses text: count it loudly, never silently.
             self._metrics.inc("asr_finals_failed_total", labels={"reason": type(exc).__name__})

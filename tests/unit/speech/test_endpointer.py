@@ -12,6 +12,7 @@ from jiesu.engine.speech.endpointer import (
     EndpointEvent,
     EndReason,
     PartialDue,
+    PauseSeen,
     SpeechStart,
     UtteranceEnd,
 )
@@ -185,3 +186,30 @@ def test_config_is_validated() -> None:
         EndpointerConfig(hangover_ms=0)
     with pytest.raises(ValueError):
         EndpointerConfig(max_utterance_s=2.0, split_search_s=3.0)
+
+
+def test_pause_seen_comes_early_with_the_times_of_the_end_that_confirms_it() -> None:
+    cfg = EndpointerConfig(min_speech_ms=100, hangover_ms=600, early_final_ms=240)
+    ep = Endpointer(cfg)
+    events = feed(ep, script("." * 10 + "S" * 50 + "." * 40))
+    seen = [(t, e) for t, e in events if isinstance(e, PauseSeen)]
+    assert [e for _, e in seen] == [PauseSeen(1, 200, 1200)]
+    # 12 silent frames (240 ms) after the last speech frame ends at 1200 ms.
+    assert seen[0][0] == 1200 + 11 * F
+    assert of(events, UtteranceEnd) == [UtteranceEnd(1, 200, 1200, EndReason.PAUSE)]
+
+
+def test_pause_seen_once_per_pause_and_again_after_speech_resumes() -> None:
+    cfg = EndpointerConfig(min_speech_ms=100, hangover_ms=600, early_final_ms=240)
+    ep = Endpointer(cfg)
+    events = feed(ep, script("S" * 20 + "." * 20 + "S" * 20 + "." * 40))
+    assert of(events, PauseSeen) == [PauseSeen(1, 0, 400), PauseSeen(1, 0, 1200)]
+    assert of(events, UtteranceEnd) == [UtteranceEnd(1, 0, 1200, EndReason.PAUSE)]
+
+
+@pytest.mark.parametrize("early", [0, 600, 700])
+def test_no_pause_seen_when_off_or_not_before_the_hangover(early: int) -> None:
+    cfg = EndpointerConfig(min_speech_ms=100, hangover_ms=600, early_final_ms=early)
+    events = feed(Endpointer(cfg), script("S" * 20 + "." * 40))
+    assert of(events, PauseSeen) == []
+    assert len(of(events, UtteranceEnd)) == 1

@@ -17,6 +17,7 @@ from jiesu.engine.speech.leg import (
     LegRecognizer,
     RecognizerConfig,
     map_timings,
+    same_audio,
 )
 from jiesu.engine.speech.textnorm import TextNormalizer
 
@@ -68,7 +69,7 @@ def test_speech_gives_partials_then_one_final_with_its_audio() -> None:
     rec = recognizer()
     work = run(rec, "." * 50 + "S" * 100 + "." * 50)
     partials = [w for w in work if not w.final]
-    finals = [w for w in work if w.final]
+    finals = [w for w in work if w.final and not w.early]
     assert len(finals) == 1 and len(partials) >= 3
     final = finals[0]
     assert final.utterance_id == "caller-1"
@@ -84,19 +85,21 @@ def test_speech_gives_partials_then_one_final_with_its_audio() -> None:
 def test_two_utterances_have_their_own_ids_and_prompts_carry_history() -> None:
     rec = recognizer(hotwords=("社保缴费",), prompts=True)
     work = run(rec, "S" * 60 + "." * 40 + "S" * 60 + "." * 40)
-    finals = [w for w in work if w.final]
+    finals = [w for w in work if w.final and not w.early]
     assert [f.utterance_id for f in finals] == ["caller-1", "caller-2"]
     assert finals[0].prompt.startswith("社保缴费")
     payload = rec.on_final(finals[0], DecodedText("我想问一下射爆脚费"))
     assert payload is not None and payload.text == "我想问一下社保缴费"
     # the next utterance's decode is prompted with what was said before
     later = run(rec, "S" * 60 + "." * 40, first_seq=200)
-    assert "我想问一下社保缴费" in next(w for w in later if w.final).prompt
+    assert "我想问一下社保缴费" in next(w for w in later if w.final and not w.early).prompt
 
 
 def test_prompts_are_off_by_default_but_correction_stays_on() -> None:
     rec = recognizer(hotwords=("社保缴费",))
-    finals = [w for w in run(rec, "S" * 60 + "." * 40 + "S" * 60 + "." * 40) if w.final]
+    finals = [
+        w for w in run(rec, "S" * 60 + "." * 40 + "S" * 60 + "." * 40) if w.final and not w.early
+    ]
     assert [f.prompt for f in finals] == ["", ""]
     payload = rec.on_final(finals[0], DecodedText("我想问一下射爆脚费"))
     assert payload is not None and payload.text == "我想问一下社保缴费"
@@ -104,7 +107,7 @@ def test_prompts_are_off_by_default_but_correction_stays_on() -> None:
 
 def test_final_text_is_simplified_and_normalised() -> None:
     rec = recognizer()
-    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final and not w.early)
     payload = rec.on_final(final, DecodedText("我的電話是幺三八一二三四五六七八"))
     assert payload is not None
     assert payload.text.startswith("我的电话是13812345678")
@@ -119,7 +122,7 @@ def timed(text: str, start: int = 0, step: int = 100) -> tuple[TimedToken, ...]:
 
 def test_final_characters_carry_the_models_times_through_normalisation() -> None:
     rec = recognizer()
-    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final and not w.early)
     raw = "我的電話是幺三八"
     payload = rec.on_final(final, DecodedText(raw, chars=timed(raw, 10)))
     assert payload is not None and payload.text == "我的电话是138"
@@ -143,7 +146,7 @@ def test_map_timings_inserted_punctuation_sits_at_the_previous_end_and_clamps() 
 
 def test_final_reports_the_language_the_model_heard() -> None:
     rec = recognizer()
-    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final and not w.early)
     english = rec.on_final(final, DecodedText("hello there", language="en"))
     assert english is not None and english.language == "en"
     unknown = rec.on_final(final, DecodedText("你好"))
@@ -152,7 +155,7 @@ def test_final_reports_the_language_the_model_heard() -> None:
 
 def test_second_pass_is_asked_for_sound_alikes_and_kept_only_when_it_helps() -> None:
     rec = recognizer(hotwords=("社保缴费", "居住证"))
-    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final and not w.early)
     first = DecodedText("我想问一下射爆角飞怎么交")
     again = rec.second_pass(final, first)
     assert again is not None and again.final and again.utterance_id == final.utterance_id
@@ -171,13 +174,13 @@ def test_second_pass_is_asked_for_sound_alikes_and_kept_only_when_it_helps() -> 
 def test_second_pass_can_be_switched_off() -> None:
     rec = recognizer(hotwords=("社保缴费",))
     rec.config = RecognizerConfig(hotword_second_pass=False)
-    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final and not w.early)
     assert rec.second_pass(final, DecodedText("我想问一下射爆角飞怎么交")) is None
 
 
 def test_final_without_model_times_has_no_tokens() -> None:
     rec = recognizer()
-    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final and not w.early)
     payload = rec.on_final(final, DecodedText("你好"))
     assert payload is not None and payload.tokens == ()
 
@@ -192,7 +195,7 @@ def test_final_without_model_times_has_no_tokens() -> None:
 )
 def test_invented_text_is_dropped_and_counted(result: DecodedText) -> None:
     rec = recognizer()
-    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final)
+    final = next(w for w in run(rec, "S" * 60 + "." * 40) if w.final and not w.early)
     assert rec.on_final(final, result) is None
     assert rec.dropped_finals == 1
 
@@ -249,9 +252,31 @@ def test_chunks_of_any_length_give_the_same_utterances_as_20_ms_frames(chunk_ms:
     def shape(work: list[Decode]) -> list[tuple[bool, int, int, int]]:
         return [(w.final, w.t_start, w.t_end, len(w.pcm)) for w in work]
 
-    finals = [w for w in expected if w.final]
+    finals = [w for w in expected if w.final and not w.early]
     assert len(finals) == 2
     # Partials fall due at frame times inside a chunk; finals must be the same.
-    assert shape([w for w in got if w.final]) == shape(finals)
-    for mine, theirs in zip([w for w in got if w.final], finals, strict=True):
+    assert shape([w for w in got if w.final and not w.early]) == shape(finals)
+    for mine, theirs in zip([w for w in got if w.final and not w.early], finals, strict=True):
         assert np.array_equal(mine.pcm, theirs.pcm)
+
+
+def test_early_final_has_the_audio_of_the_final_that_confirms_it() -> None:
+    rec = recognizer()  # hangover 300 ms, early finals at 250 ms (the default)
+    work = run(rec, "." * 50 + "S" * 100 + "." * 13)  # 260 ms of pause
+    early = [w for w in work if w.early]
+    assert len(early) == 1 and early[0].final
+    assert rec.still_paused(early[0])
+    work = run(rec, "." * 10, first_seq=163)
+    final = next(w for w in work if w.final)
+    assert not final.early and same_audio(early[0], final)
+    assert np.array_equal(early[0].pcm, final.pcm)
+    assert not rec.still_paused(early[0])  # the utterance is over
+
+
+def test_early_final_is_no_longer_paused_once_speech_resumes() -> None:
+    rec = recognizer()
+    early = next(w for w in run(rec, "." * 50 + "S" * 100 + "." * 13) if w.early)
+    run(rec, "S" * 5, first_seq=163)
+    assert not rec.still_paused(early)
+    final = next(w for w in run(rec, "S" * 20 + "." * 20, first_seq=168) if w.final and not w.early)
+    assert final.t_end > early.t_end and not same_audio(early, final)
