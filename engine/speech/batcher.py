@@ -3,7 +3,10 @@
 ``submit`` puts ``(item, future)`` on a bounded queue and awaits the future. One consumer task
 waits for the first item, gathers more until ``max_batch`` items are waiting or ``max_wait_ms``
 has passed, takes finals before partials, skips partials whose deadline has passed, and runs
-``model_fn`` on one dedicated executor thread (the only thread that touches the model).
+``model_fn`` on one of ``lanes`` executor threads. With one lane, batches run one after the
+other. With more (a model that runs that many calls at once, e.g. CTranslate2's
+``inter_threads``), partial batches may use all lanes but one, so a final never waits behind
+partials: the lane kept free is there for it.
 
 Queue policy when full: the submit fails at once with :class:`BatcherFull` (counted in
 ``stats().rejected``) after first evicting any stale partials; the caller decides (a streaming
@@ -60,8 +63,13 @@ class BatcherConfig:
     #: another window (another encode) and would lengthen the final's wait, which is the
     #: latency the agent feels; the partial waits for the next batch or goes stale.
     partials_beside_finals: bool = False
+    #: Batches run at once (the model must support as many concurrent calls). With more than
+    #: one, partial batches leave one lane free for finals.
+    lanes: int = 1
 
     def __post_init__(self) -> None:
+        if self.lanes < 1:
+            raise ValueError("lanes must be at least 1")
         if self.max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         if self.max_wait_ms < 0:
@@ -134,10 +142,14 @@ class Batcher(Generic[Req, Res]):
         # Two FIFO lanes instead of one priority heap: FIFO within a priority is what callers
         # expect, and removing a cancelled entry from a deque is cheap at these sizes.
         self._lanes: dict[Priority, deque[_Entry[Req, Res]]] = {p: deque() for p in Priority}
+        #: Set when the consumer may have something to do: a request arrived, a lane came
+        #: free, or the batcher is closing.
         self._arrival = asyncio.Event()
         self._consumer: asyncio.Task[None] | None = None
-        # One worker thread: the model and its state are touched by this thread only.
+        # One worker thread per lane: the model is called from these threads only.
         self._executor: ThreadPoolExecutor | None = None
+        #: Running batches, and whether each holds partials only.
+        self._running: dict[asyncio.Task[None], bool] = {}
         self._closed = False
         self._drain = True
         self._submitted = 0
@@ -229,7 +241,9 @@ class Batcher(Generic[Req, Res]):
 
     def _ensure_consumer(self) -> None:
         if self._consumer is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._config.lanes, thread_name_prefix=self._name
+            )
             self._consumer = asyncio.get_running_loop().create_task(
                 self._run(), name=f"batcher-{self._name}"
             )
@@ -264,18 +278,49 @@ class Batcher(Generic[Req, Res]):
             while True:
                 batch = await self._gather()
                 if batch is None:
-                    return
+                    break
                 if batch:
-                    await self._run_batch(batch)
+                    self._start(batch)
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
         except Exception:  # pragma: no cover - a bug here must not leave callers hanging
             log.exception("batcher %s consumer failed", self._name)
             self._closed = True
             self._fail_queued()
 
+    def _start(self, batch: list[_Entry[Req, Res]]) -> None:
+        partials_only = all(e.priority is Priority.PARTIAL for e in batch)
+        task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+        self._running[task] = partials_only
+        task.add_done_callback(self._lane_freed)
+
+    def _lane_freed(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        self._arrival.set()
+
+    def _partials_may_start(self) -> bool:
+        """Whether a partial batch may start now: a lane is free, and with several lanes one
+        stays free for finals."""
+        busy = len(self._running)
+        if self._config.lanes == 1:
+            return busy == 0
+        return busy < self._config.lanes - 1
+
+    def _startable(self) -> bool:
+        """Whether a batch could start now (a free lane and work it may take)."""
+        if len(self._running) >= self._config.lanes:
+            return False
+        finals = self._lanes[Priority.FINAL]
+        if any(not e.future.done() for e in finals):
+            return True
+        partials = self._lanes[Priority.PARTIAL]
+        return self._partials_may_start() and any(not e.future.done() for e in partials)
+
     async def _gather(self) -> list[_Entry[Req, Res]] | None:
-        """Wait for work, then for more until full or ``max_wait_ms``; None means stop."""
-        while self._live() == 0:
-            if self._closed:
+        """Wait for work a free lane may take, then for more until full or ``max_wait_ms``;
+        None means stop."""
+        while not self._startable():
+            if self._closed and self._live() == 0:
                 return None
             self._arrival.clear()
             await self._arrival.wait()
@@ -298,6 +343,8 @@ class Batcher(Generic[Req, Res]):
         batch: list[_Entry[Req, Res]] = []
         for priority in sorted(Priority):  # lower value first: finals before partials
             if priority is Priority.PARTIAL and batch and not self._config.partials_beside_finals:
+                break
+            if priority is Priority.PARTIAL and not batch and not self._partials_may_start():
                 break
             lane = self._lanes[priority]
             passed: deque[_Entry[Req, Res]] = deque()

@@ -294,3 +294,66 @@ def test_config_is_validated() -> None:
         BatcherConfig(max_batch=0)
     with pytest.raises(ValueError):
         BatcherConfig(max_queue=0)
+
+
+class GatedModel:
+    """Holds each item until the test releases it; reports each batch as it starts."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.started: asyncio.Queue[list[int]] = asyncio.Queue()
+        self.gates: dict[int, threading.Event] = {}
+        self.threads: set[str] = set()
+
+    def gate(self, item: int) -> threading.Event:
+        return self.gates.setdefault(item, threading.Event())
+
+    def __call__(self, items: list[int]) -> Sequence[int]:
+        self.threads.add(threading.current_thread().name)
+        self.loop.call_soon_threadsafe(self.started.put_nowait, list(items))
+        for item in items:
+            self.gate(item).wait(timeout=30)
+        return [2 * i for i in items]
+
+
+def two_lanes(model: GatedModel, clock: FakeClock) -> Batcher[int, int]:
+    cfg = BatcherConfig(max_batch=4, max_wait_ms=0, lanes=2)
+    return Batcher(model, cfg, clock=clock, sleep=clock.sleep, name="lanes")
+
+
+async def test_a_final_runs_beside_a_partial_batch_that_is_running() -> None:
+    clock, model = FakeClock(), GatedModel()
+    b = two_lanes(model, clock)
+    partial = asyncio.create_task(b.submit(1, deadline=FAR, priority=Priority.PARTIAL))
+    assert await asyncio.wait_for(model.started.get(), 10) == [1]
+    final = asyncio.create_task(b.submit(11, deadline=FAR, priority=Priority.FINAL))
+    # The final starts while the partial batch is still held in the model.
+    assert await asyncio.wait_for(model.started.get(), 10) == [11]
+    model.gate(11).set()
+    assert await final == 22
+    assert not partial.done()
+    model.gate(1).set()
+    assert await partial == 2
+    assert len(model.threads) == 2
+    await b.close()
+
+
+async def test_partial_batches_leave_one_lane_free_for_finals() -> None:
+    clock, model = FakeClock(), GatedModel()
+    b = two_lanes(model, clock)
+    p1 = asyncio.create_task(b.submit(1, deadline=FAR, priority=Priority.PARTIAL))
+    assert await asyncio.wait_for(model.started.get(), 10) == [1]
+    p2 = asyncio.create_task(b.submit(2, deadline=FAR, priority=Priority.PARTIAL))
+    await settle()
+    assert model.started.empty() and b.waiting(Priority.PARTIAL) == 1
+    final = asyncio.create_task(b.submit(11, deadline=FAR, priority=Priority.FINAL))
+    assert await asyncio.wait_for(model.started.get(), 10) == [11]
+    model.gate(11).set()
+    assert await final == 22
+    model.gate(1).set()
+    assert await p1 == 2
+    # The lane is free again: the waiting partial runs now.
+    assert await asyncio.wait_for(model.started.get(), 10) == [2]
+    model.gate(2).set()
+    assert await p2 == 4
+    await b.close()
