@@ -63,6 +63,18 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compute-type", default="int8")
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        default=SpeechConfig().decode_lanes,
+        help="decodes at once on the one model (1: one after the other)",
+    )
+    parser.add_argument(
+        "--early-final-ms",
+        type=int,
+        default=SpeechConfig().early_final_ms,
+        help="pause that starts a final's decode early (0: decode at the endpoint only)",
+    )
     parser.add_argument("--seed", type=int, default=12345)
 
 
@@ -116,6 +128,8 @@ class _Probe:
     partial_latency: list[float] = field(default_factory=list)
     first_partial_latency: list[float] = field(default_factory=list)
     final_latency: list[float] = field(default_factory=list)
+    #: (latency s, utterance length ms) of every final, for the slowest-finals diagnosis.
+    finals: list[tuple[float, int]] = field(default_factory=list)
     seen_utterances: set[tuple[str, str]] = field(default_factory=set)
     hangover_ms: int = 600
 
@@ -139,6 +153,7 @@ class _Probe:
             fed = self.arrival(event.call_id, payload.leg, payload.t_end + self.hangover_ms - 20)
             if fed is not None:
                 self.final_latency.append(now - fed)
+                self.finals.append((now - fed, payload.t_end - payload.t_start))
 
 
 async def measure(
@@ -209,6 +224,10 @@ async def measure(
         "first_partial_latency": _percentiles(probe.first_partial_latency),
         "partial_latency": _percentiles(probe.partial_latency),
         "final_latency": final,
+        "slowest_finals": [
+            {"latency_ms": round(lat * 1000), "speech_ms": ms}
+            for lat, ms in sorted(probe.finals, reverse=True)[:5]
+        ],
         "real_time_factor": round(model_busy[0] / audio_s, 3),
         "partials_published": int(metrics.value("asr_partials_total")),
         "partials_skipped": int(
@@ -219,6 +238,12 @@ async def measure(
             sum(v for k, v in metrics.snapshot().items() if k.startswith("asr_finals_failed"))
         ),
         "frames_lost": lost[0],
+        "early_final_ms": speech.early_final_ms,
+        "decode_lanes": speech.decode_lanes,
+        "early_finals": {
+            outcome: int(metrics.value("asr_early_finals_total", {"outcome": outcome}))
+            for outcome in ("used", "withdrawn", "skipped")
+        },
         "batches": batcher.batches,
         "batch_sizes": dict(batcher.sizes),
         "final_p95_ok": bool(final.get("p95_ms", 1e9) <= FINAL_P95_TARGET_S * 1000),
@@ -247,6 +272,8 @@ def speech_config(args: argparse.Namespace) -> SpeechConfig:
         compute_type=args.compute_type,
         beam_size=args.beam_size,
         max_batch=args.max_batch,
+        early_final_ms=args.early_final_ms,
+        decode_lanes=args.lanes,
     )
 
 
