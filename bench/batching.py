@@ -6,6 +6,8 @@ clips from ``--audio``, cut to at most ``--max-seconds`` and cycled so that the 
 get different clips). Batched mode: one asyncio task per call submits each utterance as a final
 to ONE shared :class:`~jiesu.engine.speech.batcher.Batcher` in front of the model and awaits the
 text before submitting its next one, so the N calls' utterances arrive together, wave after wave.
+The batcher and the model have ``--lanes`` decode lanes, as in production (two by default: two
+batches may run at once, one thread each on a 2-core CPU).
 Sequential mode: the same requests, one per model call, wave by wave, on the same model object.
 The two modes alternate over ``--rounds`` rounds (which goes first flips each round) after an
 untimed warm-up of both, so machine noise hits both alike. Latency is per request from its
@@ -82,6 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--compute-type",
         default=None,
         help="CTranslate2 compute type (default: int8 on cpu, float16 on cuda)",
+    )
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        default=2,
+        help="decode lanes of the model and the batcher, as [speech] decode_lanes; the "
+        "sequential mode runs on the same model one request at a time (default: %(default)s)",
     )
     parser.add_argument(
         "--cpu-threads",
@@ -345,12 +354,16 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         device=args.device,
         compute_type=compute_type,
         cpu_threads=args.cpu_threads,
+        lanes=args.lanes,
         beam_size=args.beam_size,
     )
     load_s = time.perf_counter() - loaded
     work = plan_work(clips, args.calls, args.utterances)
     config = BatcherConfig(
-        max_batch=max_batch, max_wait_ms=args.max_wait_ms, max_queue=max(256, 2 * args.calls)
+        max_batch=max_batch,
+        max_wait_ms=args.max_wait_ms,
+        max_queue=max(256, 2 * args.calls),
+        lanes=args.lanes,
     )
     figures = asyncio.run(measure(model.transcribe_batch, work, args.rounds, config))
     load_after = os.getloadavg()
@@ -373,8 +386,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "window_frames_histogram": dict(sorted(windows.items(), key=lambda kv: int(kv[0]))),
         "device": args.device,
         "compute_type": compute_type,
-        "cpu_threads": args.cpu_threads,
-        "cpu_threads_note": "0 = CTranslate2's default intra-op thread count",
+        "cpu_threads": model.cpu_threads,
+        "cpu_threads_note": "threads per lane; 0 = CTranslate2's default intra-op thread count",
+        "lanes": args.lanes,
         "beam_size": args.beam_size,
         "max_batch": max_batch,
         "max_wait_ms": args.max_wait_ms,
