@@ -139,17 +139,17 @@ class Batcher(Generic[Req, Res]):
         self._clock = clock
         self._sleep = sleep
         self._name = name
-        # Two FIFO lanes instead of one priority heap: FIFO within a priority is what callers
+        # Two FIFO queues instead of one priority heap: FIFO within a priority is what callers
         # expect, and removing a cancelled entry from a deque is cheap at these sizes.
-        self._lanes: dict[Priority, deque[_Entry[Req, Res]]] = {p: deque() for p in Priority}
+        self._queues: dict[Priority, deque[_Entry[Req, Res]]] = {p: deque() for p in Priority}
         #: Set when the consumer may have something to do: a request arrived, a lane came
         #: free, or the batcher is closing.
         self._arrival = asyncio.Event()
         self._consumer: asyncio.Task[None] | None = None
         # One worker thread per lane: the model is called from these threads only.
         self._executor: ThreadPoolExecutor | None = None
-        #: Running batches, and whether each holds partials only.
-        self._running: dict[asyncio.Task[None], bool] = {}
+        #: Batches running, one per busy decode lane.
+        self._running: set[asyncio.Task[None]] = set()
         self._closed = False
         self._drain = True
         self._submitted = 0
@@ -182,7 +182,7 @@ class Batcher(Generic[Req, Res]):
         self._ensure_consumer()
         future: asyncio.Future[Res] = loop.create_future()
         entry = _Entry(item, deadline, priority, future)
-        self._lanes[priority].append(entry)
+        self._queues[priority].append(entry)
         self._submitted += 1
         self._high_water = max(self._high_water, self._queued())
         self._arrival.set()
@@ -190,7 +190,7 @@ class Batcher(Generic[Req, Res]):
             return await future
         except asyncio.CancelledError:
             # Free the slot now rather than when the consumer next looks at the lane.
-            lane = self._lanes[priority]
+            lane = self._queues[priority]
             if entry in lane:
                 lane.remove(entry)
                 self._cancelled += 1
@@ -198,7 +198,7 @@ class Batcher(Generic[Req, Res]):
 
     def waiting(self, priority: Priority) -> int:
         """Requests of ``priority`` queued and not yet taken into a batch."""
-        return sum(1 for e in self._lanes[priority] if not e.future.done())
+        return sum(1 for e in self._queues[priority] if not e.future.done())
 
     def stats(self) -> BatcherStats:
         """The counters so far."""
@@ -237,7 +237,7 @@ class Batcher(Generic[Req, Res]):
     # --- consumer --------------------------------------------------------------------------
 
     def _queued(self) -> int:
-        return sum(len(lane) for lane in self._lanes.values())
+        return sum(len(lane) for lane in self._queues.values())
 
     def _ensure_consumer(self) -> None:
         if self._consumer is None:
@@ -250,11 +250,11 @@ class Batcher(Generic[Req, Res]):
 
     def _live(self) -> int:
         """Requests that would go into a batch now (not yet resolved or cancelled)."""
-        return sum(1 for lane in self._lanes.values() for e in lane if not e.future.done())
+        return sum(1 for lane in self._queues.values() for e in lane if not e.future.done())
 
     def _evict_stale(self) -> None:
         now = self._clock()
-        lane = self._lanes[Priority.PARTIAL]
+        lane = self._queues[Priority.PARTIAL]
         keep: deque[_Entry[Req, Res]] = deque()
         for entry in lane:
             if entry.future.done():
@@ -264,10 +264,10 @@ class Batcher(Generic[Req, Res]):
                 self._skipped += 1
             else:
                 keep.append(entry)
-        self._lanes[Priority.PARTIAL] = keep
+        self._queues[Priority.PARTIAL] = keep
 
     def _fail_queued(self) -> None:
-        for lane in self._lanes.values():
+        for lane in self._queues.values():
             while lane:
                 entry = lane.popleft()
                 if not entry.future.done():
@@ -289,31 +289,27 @@ class Batcher(Generic[Req, Res]):
             self._fail_queued()
 
     def _start(self, batch: list[_Entry[Req, Res]]) -> None:
-        partials_only = all(e.priority is Priority.PARTIAL for e in batch)
         task = asyncio.get_running_loop().create_task(self._run_batch(batch))
-        self._running[task] = partials_only
+        self._running.add(task)
         task.add_done_callback(self._lane_freed)
 
     def _lane_freed(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task, None)
+        self._running.discard(task)
         self._arrival.set()
 
     def _partials_may_start(self) -> bool:
         """Whether a partial batch may start now: a lane is free, and with several lanes one
         stays free for finals."""
-        busy = len(self._running)
-        if self._config.lanes == 1:
-            return busy == 0
-        return busy < self._config.lanes - 1
+        return len(self._running) < max(1, self._config.lanes - 1)
 
     def _startable(self) -> bool:
         """Whether a batch could start now (a free lane and work it may take)."""
         if len(self._running) >= self._config.lanes:
             return False
-        finals = self._lanes[Priority.FINAL]
+        finals = self._queues[Priority.FINAL]
         if any(not e.future.done() for e in finals):
             return True
-        partials = self._lanes[Priority.PARTIAL]
+        partials = self._queues[Priority.PARTIAL]
         return self._partials_may_start() and any(not e.future.done() for e in partials)
 
     async def _gather(self) -> list[_Entry[Req, Res]] | None:
@@ -346,7 +342,7 @@ class Batcher(Generic[Req, Res]):
                 break
             if priority is Priority.PARTIAL and not batch and not self._partials_may_start():
                 break
-            lane = self._lanes[priority]
+            lane = self._queues[priority]
             passed: deque[_Entry[Req, Res]] = deque()
             key: Hashable = None
             while lane and len(batch) < self._config.max_batch:

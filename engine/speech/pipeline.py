@@ -1,9 +1,10 @@
 """The speech pipeline's I/O edge: chunks of every call in, transcript events to the event log.
 
 Per (call, leg) a :class:`~jiesu.engine.speech.leg.LegRecognizer` decides what to decode; every
-decode of every call goes through ONE shared :class:`~jiesu.engine.speech.batcher.Batcher` whose
-single executor thread owns the Whisper model, so utterances of concurrent calls are decoded in
-one batch. Finals outrank partials; a partial that would come out later than its deadline is
+decode of every call goes through ONE shared :class:`~jiesu.engine.speech.batcher.Batcher` in
+front of the Whisper model, so utterances of concurrent calls are decoded in one batch; its
+decode lanes (``BatcherConfig.lanes``) run that many batches at once, one lane always free for
+finals. Finals outrank partials; a partial that would come out later than its deadline is
 skipped rather than shown late.
 
 Early finals: when a pause is ``early_final_ms`` old (shorter than the hangover), the

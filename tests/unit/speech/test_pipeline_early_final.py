@@ -60,6 +60,16 @@ async def pipeline_for(
     return SpeechPipeline(decoder, lambda: loud, log, metrics, config), log, metrics
 
 
+def feed(pipeline: SpeechPipeline, leg: Leg, pattern: str) -> None:
+    for chunk in chunks("c1", leg, pattern):
+        pipeline.audio(chunk)
+
+
+async def end(pipeline: SpeechPipeline) -> None:
+    await pipeline.end_call("c1")
+    await pipeline.close()
+
+
 async def finals_of(log: EventLog, call_id: str) -> list[str]:
     return [
         e.payload.text for e in await log.read(call_id) if isinstance(e.payload, TranscriptFinal)
@@ -70,10 +80,8 @@ async def finals_of(log: EventLog, call_id: str) -> list[str]:
 async def test_the_early_decode_is_the_final_when_the_pause_lasts(tmp_path: Path) -> None:
     decoder = LengthDecoder()
     pipeline, log, metrics = await pipeline_for(tmp_path, decoder)
-    for chunk in chunks("c1", Leg.CALLER, "S" * 60 + "." * 40):
-        pipeline.audio(chunk)
-    await pipeline.end_call("c1")
-    await pipeline.close()
+    feed(pipeline, Leg.CALLER, "S" * 60 + "." * 40)
+    await end(pipeline)
     # One decode for the final, and it was the early one.
     assert [d.early for d in decoder.finals] == [True]
     assert await finals_of(log, "c1") == [f"听到{len(decoder.finals[0].pcm)}"]
@@ -86,10 +94,8 @@ async def test_the_early_decode_is_withdrawn_when_speech_resumes(tmp_path: Path)
     decoder = LengthDecoder()
     pipeline, log, metrics = await pipeline_for(tmp_path, decoder)
     # A 300 ms pause (past the early point, short of the hangover), then more speech.
-    for chunk in chunks("c1", Leg.CALLER, "S" * 60 + "." * 15 + "S" * 40 + "." * 40):
-        pipeline.audio(chunk)
-    await pipeline.end_call("c1")
-    await pipeline.close()
+    feed(pipeline, Leg.CALLER, "S" * 60 + "." * 15 + "S" * 40 + "." * 40)
+    await end(pipeline)
     assert metrics.value("asr_early_finals_total", {"outcome": "withdrawn"}) == 1
     assert metrics.value("asr_early_finals_total", {"outcome": "used"}) == 1
     # The withdrawn decode never ran (nothing awaited in between); the final covers all speech.
@@ -104,15 +110,12 @@ async def test_the_early_decode_is_withdrawn_when_speech_resumes(tmp_path: Path)
 async def test_no_early_decode_while_a_final_waits_for_the_model(tmp_path: Path) -> None:
     decoder = LengthDecoder()
     pipeline, log, metrics = await pipeline_for(tmp_path, decoder)
-    for chunk in chunks("c1", Leg.CALLER, "S" * 60 + "." * 40):
-        pipeline.audio(chunk)
+    feed(pipeline, Leg.CALLER, "S" * 60 + "." * 40)
     # Let the caller's final reach the batcher's queue (one turn of the loop, no wall time).
     await asyncio.sleep(0)
     assert pipeline.batcher.waiting(Priority.FINAL) == 1
-    for chunk in chunks("c1", Leg.AGENT, "S" * 60 + "." * 40):
-        pipeline.audio(chunk)
-    await pipeline.end_call("c1")
-    await pipeline.close()
+    feed(pipeline, Leg.AGENT, "S" * 60 + "." * 40)
+    await end(pipeline)
     assert metrics.value("asr_early_finals_total", {"outcome": "skipped"}) == 1
     assert len(await finals_of(log, "c1")) == 2
     await log.close()
