@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jiesu.engine.auth import Role, TokenSigner
-from jiesu.engine.config import JiesuConfig
+from jiesu.engine.config import JiesuConfig, SpeechConfig
 from jiesu.engine.ingest.client import read_wav
 from jiesu.engine.runtime import Runtime
 from jiesu.engine.sip import sipp
@@ -35,6 +35,8 @@ from jiesu.engine.sip.rtpfile import g711_packets, pcap_bytes
 log = logging.getLogger(__name__)
 
 DEMO_DIR = Path("sip_config/demo")
+#: The demo call is set in Hangzhou; the default hotwords file names Chengdu's places.
+DEMO_HOTWORDS = DEMO_DIR / "hotwords.toml"
 SECONDS_BETWEEN_CALLS = 5.0
 #: Line silence after the last turn before the caller hangs up (ms).
 TAIL_MS = 1500
@@ -87,12 +89,18 @@ def free_udp_port() -> int:
 
 
 def demo_config(config: JiesuConfig, agent_id: str, agent_port: int) -> JiesuConfig:
-    """``config`` with the SIP door on and the agent phone at ``agent_port``."""
+    """``config`` with the SIP door on, the agent phone at ``agent_port`` and the hotwords of
+    the demo call's city (:data:`DEMO_HOTWORDS`) where the hotwords file is the default one."""
     routing = dataclasses.replace(
         config.sip.routing, agent_uri=f"sip:{agent_id}@127.0.0.1:{agent_port}"
     )
+    speech = config.speech
+    if speech.hotwords_file == SpeechConfig().hotwords_file:
+        speech = dataclasses.replace(speech, hotwords_file=DEMO_HOTWORDS)
     return dataclasses.replace(
-        config, sip=dataclasses.replace(config.sip, enabled=True, routing=routing)
+        config,
+        sip=dataclasses.replace(config.sip, enabled=True, routing=routing),
+        speech=speech,
     )
 
 
