@@ -228,7 +228,9 @@ class StreamingTranscriber:
         return "".join(texts)
 
     def _finals(self, recognizer: LegRecognizer, work: list[Decode]) -> list[str]:
-        finals = [d for d in work if d.final]
+        # An early final decodes the audio the endpoint's final will ask for (the pipeline keeps
+        # its result then); offline, timing does not count, so only the endpoint's final runs.
+        finals = [d for d in work if d.final and not d.early]
         if not finals:
             return []
         results: list[DecodedText] = list(self._decode(finals))
