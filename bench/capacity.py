@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _level(result: dict[str, object]) -> dict[str, object]:
-    keep = ("calls", "final_latency", "first_partial_latency", "real_time_factor",
+    keep = ("calls", "final_latency", "first_partial_latency", "partial_interval", "real_time_factor",
             "partials_skipped", "finals_failed", "frames_lost", "batch_sizes", "final_p95_ok")  # fmt: skip
     return {key: result[key] for key in keep}
 

@@ -14,7 +14,9 @@ moment its event was durable and published:
   *final-after-endpoint latency* is measured from the arrival of that frame.
 
 Also reported: the model's real-time factor (decode time over audio time), partials skipped
-(stale or superseded), frames lost at the ingest.
+(stale or superseded), frames lost at the ingest, and the partial interval: the time between two
+partials of one utterance as published, which stretches when the model is busy (partials of a
+leg are skipped while its previous one is decoding or finals wait).
 """
 
 from __future__ import annotations
@@ -127,6 +129,9 @@ class _Probe:
     arrivals: dict[tuple[str, Leg], list[float]] = field(default_factory=lambda: defaultdict(list))
     partial_latency: list[float] = field(default_factory=list)
     first_partial_latency: list[float] = field(default_factory=list)
+    #: Time between two partials of one utterance at the client: the cadence the agent sees.
+    partial_interval: list[float] = field(default_factory=list)
+    last_partial: dict[tuple[str, str], float] = field(default_factory=dict)
     final_latency: list[float] = field(default_factory=list)
     #: (latency s, utterance length ms) of every final, for the slowest-finals diagnosis.
     finals: list[tuple[float, int]] = field(default_factory=list)
@@ -146,6 +151,9 @@ class _Probe:
                 return
             self.partial_latency.append(now - fed)
             key = (event.call_id, payload.utterance_id)
+            if key in self.last_partial:
+                self.partial_interval.append(now - self.last_partial[key])
+            self.last_partial[key] = now
             if key not in self.seen_utterances:
                 self.seen_utterances.add(key)
                 self.first_partial_latency.append(now - fed)
@@ -223,6 +231,7 @@ async def measure(
         "wall_s": round(wall, 1),
         "first_partial_latency": _percentiles(probe.first_partial_latency),
         "partial_latency": _percentiles(probe.partial_latency),
+        "partial_interval": _percentiles(probe.partial_interval),
         "final_latency": final,
         "slowest_finals": [
             {"latency_ms": round(lat * 1000), "speech_ms": ms}
