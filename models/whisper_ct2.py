@@ -74,6 +74,11 @@ CONTINUE_AFTER_S = 1.0
 endpointer cuts an utterance at its last speech, so a second or more is speech the decoder
 skipped by ending early."""
 MAX_CONTINUATIONS = 6
+SPARSE_CHARS_PER_S = 1.0
+"""A final with text but fewer characters than this per second of its audio (2 s or more) was
+cut short: Mandarin runs at 3-6 characters a second. Seen on a 1.4x sped-up G.711 sentence of
+2.5 s, read as one character in the 5 s window where plain decoding read all 13."""
+SPARSE_MIN_S = 2.0
 TIMESTAMP_S = 0.02
 """Seconds per Whisper timestamp token."""
 LOOP_REPETITION_PENALTY = 1.1
@@ -505,16 +510,22 @@ class WhisperCt2:
                     elif looping and current[i].repetition_penalty == 1.0:
                         current[i] = replace(current[i], repetition_penalty=LOOP_REPETITION_PENALTY)
                         retry.setdefault(window, []).append(i)
-                    elif larger and self._cut_short(result):
+                    elif larger and self._cut_short(result, len(current[i].pcm)):
                         retry.setdefault(larger[-1], []).append(i)
             groups = retry
         return [r for r in results if r is not None]
 
-    def _cut_short(self, result: AsrResult) -> bool:
+    def _cut_short(self, result: AsrResult, samples: int) -> bool:
         """The decoder stopped inside a character (its byte-level BPE ends in a partial UTF-8
-        sequence) or generated only blanks: both seen in fitted windows on G.711 speech, where
-        the 30 s window, as plain faster-whisper uses it, read the whole sentence."""
+        sequence), generated only blanks, or read far too few characters for ``samples`` of
+        audio: all seen in fitted windows on G.711 speech, where the 30 s window, as plain
+        faster-whisper uses it, read the whole sentence. Empty text is not sparse: silence
+        and noise decode to nothing, and a 30 s window would only invite a hallucination."""
         if result.text.endswith("\ufffd"):
+            return True
+        seconds = samples / SAMPLE_RATE
+        chars = len("".join(result.text.split()))
+        if seconds >= SPARSE_MIN_S and 0 < chars < SPARSE_CHARS_PER_S * seconds:
             return True
         tok = self._tokenizer(result.language or None)
         blanks = [t for t in result.tokens if t < tok.eot]

@@ -314,3 +314,34 @@ def test_a_final_that_loops_in_every_window_is_read_with_a_repetition_penalty(
     assert not is_looping(fixed.text)
     # The speech the loop swallowed is read: the turn's later words are there.
     assert len(normalise(fixed.text)) >= 2 * len(normalise(bare.text).rstrip(bare.text[-1]))
+
+
+def test_a_final_read_as_too_few_characters_is_read_again_in_the_30_s_window(
+    whisper: WhisperCt2, mandarin_clips: list[Clip]
+) -> None:
+    """A 13-character AISHELL sentence, 1.4x faster (WSOLA), over G.711, through the bench's
+    streaming path: its one final (2.5 s) read as one character in the fitted window."""
+    from jiesu.bench.asr_accuracy import StreamingTranscriber, phone_line
+    from jiesu.bench.speechsets import read_wav, wsola
+    from jiesu.engine.speech.leg import Decode, DecodedText
+
+    clip = next(c for c in mandarin_clips if c.name == "firered_BAC009S0764W0121.wav")
+    samples, _rate = read_wav(MANDARIN_SPEECH / clip.name)
+    line = phone_line(wsola(samples, 1.4))
+    transcriber = StreamingTranscriber(whisper, (), "none")
+    finals: list[Decode] = []
+    decode = transcriber._decode
+
+    def spy(batch: list[Decode]) -> list[DecodedText]:
+        finals.extend(d for d in batch if d.final)
+        return list(decode(batch))
+
+    transcriber._decode = spy  # type: ignore[method-assign]
+    text = transcriber.transcribe(line)
+    assert len(finals) == 1 and len(finals[0].pcm) >= 2 * 16_000
+    pcm = finals[0].pcm.astype(np.float32) / 32768.0
+    (bare,) = whisper.transcribe_batch([AsrRequest(pcm, timestamps=True, retry_suspect=False)])
+    print(f"\nfitted window only: {bare.text!r}; streaming final: {text!r}")
+    assert 0 < len(normalise(bare.text)) <= 2, "the clip no longer reads short: pick another"
+    assert len(normalise(text)) >= 10
+    assert cer([text], [clip.reference]) < 0.5
