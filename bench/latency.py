@@ -77,6 +77,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         default=SpeechConfig().early_final_ms,
         help="pause that starts a final's decode early (0: decode at the endpoint only)",
     )
+    parser.add_argument(
+        "--batched-vad",
+        action="store_true",
+        help="Silero batched across legs on its own thread ([speech] batched_vad)",
+    )
     parser.add_argument("--seed", type=int, default=12345)
 
 
@@ -249,6 +254,7 @@ async def measure(
         "frames_lost": lost[0],
         "early_final_ms": speech.early_final_ms,
         "decode_lanes": speech.decode_lanes,
+        "batched_vad": speech.batched_vad,
         "early_finals": {
             outcome: int(metrics.value("asr_early_finals_total", {"outcome": outcome}))
             for outcome in ("used", "withdrawn", "skipped")
@@ -283,6 +289,7 @@ def speech_config(args: argparse.Namespace) -> SpeechConfig:
         max_batch=args.max_batch,
         early_final_ms=args.early_final_ms,
         decode_lanes=args.lanes,
+        batched_vad=args.batched_vad,
     )
 
 

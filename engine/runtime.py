@@ -32,12 +32,15 @@ from jiesu.engine.speech.batcher import BatcherConfig
 from jiesu.engine.speech.endpointer import EndpointerConfig
 from jiesu.engine.speech.leg import RecognizerConfig
 from jiesu.engine.speech.pipeline import (
+    LegKey,
     PipelineConfig,
     SpeechPipeline,
+    VadStageFactory,
     silero_vad_factory,
     whisper_decoder,
     whisper_partial_key,
 )
+from jiesu.engine.speech.vad_stage import VadStage, silero_batch_core
 from jiesu.engine.storage.keys import CallerKeyer
 
 log = logging.getLogger(__name__)
@@ -140,6 +143,7 @@ class Runtime:
             self.router.speech = await asyncio.to_thread(
                 build_speech_pipeline, self.config.speech, self.event_log, self.metrics
             )
+            await self.router.speech.start()
         if self.config.speech.diarize_mixed:
             self.router.diarize = await asyncio.to_thread(
                 build_diarization, self.event_log, self.metrics
@@ -424,6 +428,13 @@ def build_speech_pipeline(
         ),
         hotwords=hotwords,
     )
+    vad_stage: VadStageFactory | None = None
+    if config.batched_vad:
+        core = silero_batch_core()  # loads Silero 6.2 once, here off the loop
+
+        def vad_stage(on_probability: Callable[[LegKey, int, float], None]) -> VadStage[LegKey]:
+            return VadStage(on_probability, core=core)
+
     pipeline = SpeechPipeline(
         whisper_decoder(model, config.language, final_min_window_s=config.final_min_window_s),
         silero_vad_factory(),
@@ -431,6 +442,7 @@ def build_speech_pipeline(
         metrics,
         pipeline_config,
         partial_key=whisper_partial_key(model),
+        vad_stage=vad_stage,
     )
     log.info(
         "speech: %s on %s/%s, %d hotwords, loaded in %.1f s",

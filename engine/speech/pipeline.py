@@ -12,6 +12,11 @@ utterance's final is decoded at once if the model has no final waiting; when the
 confirms it with the same audio, that result is the final (so at low load the final is out
 about when the endpoint is decided, not a decode later); when speech resumes it is withdrawn.
 
+Batched VAD (optional, ``vad_stage``): chunks go to one
+:class:`~jiesu.engine.speech.vad_stage.VadStage` for every leg (one Silero call per tick for all
+legs, on its own thread); a leg's chunk reaches its recogniser when its probability comes back,
+in order. Without it each leg runs its own Silero on the event loop (``vad_factory``).
+
 Ordering: per leg, finals are published in utterance order (each final task waits for the
 previous one of its leg); a partial whose utterance is already final is dropped by the
 recogniser. :meth:`SpeechPipeline.end_call` flushes the legs and waits for their finals, so a
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +56,7 @@ from jiesu.engine.speech.leg import (
     same_audio,
 )
 from jiesu.engine.speech.textnorm import TextNormalizer
+from jiesu.engine.speech.vad_stage import VadStage
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,10 @@ PARTIAL_MARGIN_FRAMES = 50
 DecodeBatch = Callable[[list[Decode]], Sequence[DecodedText]]
 #: Makes the speech-probability function of a new leg (each leg has its own VAD state).
 VadFactory = Callable[[], SpeechProbability]
+#: A leg of a call, as the batched VAD knows it.
+LegKey = tuple[str, Leg]
+#: Builds the batched VAD stage around the pipeline's ``on_probability`` callback.
+VadStageFactory = Callable[[Callable[[LegKey, int, float], None]], VadStage[LegKey]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +95,26 @@ class _Early:
 
 
 @dataclass
+class _HeldProbability:
+    """A leg's speech probability as the batched VAD last gave it (the recogniser's VAD)."""
+
+    value: float = 0.0
+
+    def __call__(self, pcm: Pcm) -> float:
+        return self.value
+
+
+@dataclass
 class _Leg:
     recognizer: LegRecognizer
     #: The previous final's task of this leg: finals publish in order.
     last_final: asyncio.Task[None] | None = None
     partial_in_flight: bool = False
     early: _Early | None = None
+    #: Batched VAD only: the probability the stage gave, and the chunks not yet pushed, in
+    #: order, each with whether the stage took it (False: it is pushed with the held value).
+    held: _HeldProbability = field(default_factory=_HeldProbability)
+    waiting: deque[tuple[AudioChunk, bool]] = field(default_factory=deque)
 
 
 @dataclass
@@ -110,9 +135,12 @@ class SpeechPipeline:
         config: PipelineConfig = PipelineConfig(),
         clock: Callable[[], float] = time.monotonic,
         partial_key: Callable[[Decode], Hashable] | None = None,
+        vad_stage: VadStageFactory | None = None,
     ) -> None:
         self._config = config
         self._vad_factory = vad_factory
+        self._vad_stage = vad_stage(self._on_probability) if vad_stage is not None else None
+        self._started = False
         self._log = event_log
         self._metrics = metrics
         self._clock = clock
@@ -131,23 +159,72 @@ class SpeechPipeline:
     def batcher(self) -> Batcher[Decode, DecodedText]:
         return self._batcher
 
+    async def start(self) -> None:
+        """Start the batched VAD's thread, if there is one (before the first chunk)."""
+        if self._vad_stage is not None:
+            await self._vad_stage.start()
+        self._started = True
+
     def audio(self, chunk: AudioChunk) -> None:
         """Feed one chunk (non-blocking: decodes are scheduled as tasks)."""
         call = self._calls.setdefault(chunk.call_id, _Call())
         leg = call.legs.get(chunk.leg)
         if leg is None:
-            leg = call.legs[chunk.leg] = _Leg(self._recognizer(chunk.call_id, chunk.leg))
+            leg = call.legs[chunk.leg] = self._new_leg(chunk.call_id, chunk.leg)
+        if self._vad_stage is None:
+            self._push(chunk.call_id, call, leg, chunk)
+            return
+        if not self._started:
+            raise RuntimeError("SpeechPipeline.start() before audio() with a batched VAD")
+        try:
+            self._vad_stage.submit((chunk.call_id, chunk.leg), chunk.seq, chunk.pcm)
+        except ValueError as exc:
+            # A door broke the chunk contract (a seq gap, audio after the leg closed): the
+            # audio is still transcribed, with the leg's last probability, and counted.
+            self._metrics.inc("asr_vad_refused_total")
+            log.warning(
+                "call %s %s: batched VAD refused a chunk: %s", chunk.call_id, chunk.leg, exc
+            )
+            if not leg.waiting:
+                self._push(chunk.call_id, call, leg, chunk)
+            else:
+                leg.waiting.append((chunk, False))
+            return
+        leg.waiting.append((chunk, True))
+
+    def _on_probability(self, key: LegKey, seq: int, probability: float) -> None:
+        """The batched VAD's answer for one chunk (on the loop, in seq order per leg)."""
+        call = self._calls.get(key[0])
+        leg = call.legs.get(key[1]) if call is not None else None
+        if call is None or leg is None or not leg.waiting or leg.waiting[0][0].seq != seq:
+            self._metrics.inc("asr_vad_unmatched_total")
+            log.error("batched VAD answered %s seq %d, which no leg waits for", key[1], seq)
+            return
+        chunk, _ = leg.waiting.popleft()
+        leg.held.value = probability
+        self._push(key[0], call, leg, chunk)
+        while leg.waiting and not leg.waiting[0][1]:
+            self._push(key[0], call, leg, leg.waiting.popleft()[0])
+
+    def _push(self, call_id: str, call: _Call, leg: _Leg, chunk: AudioChunk) -> None:
         for decode in leg.recognizer.push(chunk):
-            self._schedule(chunk.call_id, call, leg, decode)
+            self._schedule(call_id, call, leg, decode)
         if leg.early is not None and not leg.recognizer.still_paused(leg.early.decode):
             self._withdraw_early(leg)
 
     async def end_call(self, call_id: str) -> None:
         """Flush every leg and wait until the call's last finals are in the log."""
-        call = self._calls.pop(call_id, None)
+        call = self._calls.get(call_id)
         if call is None:
             return
+        if self._vad_stage is not None:
+            for name in call.legs:
+                self._vad_stage.close((call_id, name))
+            await self._vad_stage.drain()  # every chunk answered and pushed
+        self._calls.pop(call_id, None)
         for leg in call.legs.values():
+            while leg.waiting:  # only refused chunks can be left
+                self._push(call_id, call, leg, leg.waiting.popleft()[0])
             for decode in leg.recognizer.flush():
                 self._schedule(call_id, call, leg, decode)
             if leg.early is not None:
@@ -161,13 +238,20 @@ class SpeechPipeline:
     async def close(self) -> None:
         for call_id in list(self._calls):
             await self.end_call(call_id)
+        if self._vad_stage is not None:
+            await self._vad_stage.aclose()
         await self._batcher.close(drain=False)
 
-    def _recognizer(self, call_id: str, leg: Leg) -> LegRecognizer:
+    def _new_leg(self, call_id: str, leg: Leg) -> _Leg:
+        held = _HeldProbability()
+        vad = held if self._vad_stage is not None else self._vad_factory()
+        return _Leg(self._recognizer(call_id, leg, vad), held=held)
+
+    def _recognizer(self, call_id: str, leg: Leg, vad: SpeechProbability) -> LegRecognizer:
         return LegRecognizer(
             call_id=call_id,
             leg=leg,
-            speech_probability=self._vad_factory(),
+            speech_probability=vad,
             normalizer=self._normalizer,
             hotwords=self._hotwords,
             hotword_prompt=self._config.hotwords,
