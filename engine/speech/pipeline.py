@@ -115,6 +115,8 @@ class _Leg:
     #: order, each with whether the stage took it (False: it is pushed with the held value).
     held: _HeldProbability = field(default_factory=_HeldProbability)
     waiting: deque[tuple[AudioChunk, bool]] = field(default_factory=deque)
+    #: Chunks the stage refused; logged at the first only (after a seq gap, every chunk is).
+    refused: int = 0
 
 
 @dataclass
@@ -182,9 +184,14 @@ class SpeechPipeline:
             # A door broke the chunk contract (a seq gap, audio after the leg closed): the
             # audio is still transcribed, with the leg's last probability, and counted.
             self._metrics.inc("asr_vad_refused_total")
-            log.warning(
-                "call %s %s: batched VAD refused a chunk: %s", chunk.call_id, chunk.leg, exc
-            )
+            leg.refused += 1
+            if leg.refused == 1:
+                log.warning(
+                    "call %s %s: batched VAD refused a chunk (later ones only counted): %s",
+                    chunk.call_id,
+                    chunk.leg,
+                    exc,
+                )
             if not leg.waiting:
                 self._push(chunk.call_id, call, leg, chunk)
             else:

@@ -111,7 +111,9 @@ async def test_batched_vad_gives_the_finals_of_the_per_leg_vad(tmp_path: Path) -
 
 
 @pytest.mark.asyncio
-async def test_a_chunk_the_stage_refuses_is_still_transcribed_and_counted(tmp_path: Path) -> None:
+async def test_a_chunk_the_stage_refuses_is_still_transcribed_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     def with_gap(pipeline: SpeechPipeline) -> None:
         for chunk in chunks(Leg.CALLER, "S" * 30):
             pipeline.audio(chunk)
@@ -121,6 +123,7 @@ async def test_a_chunk_the_stage_refuses_is_still_transcribed_and_counted(tmp_pa
 
     finals, metrics, _ = await run_call(tmp_path, "gap", True, with_gap)
     assert metrics.value("asr_vad_refused_total") == 60
+    assert sum("refused a chunk" in r.message for r in caplog.records) == 1  # no log flood
     # All 50 speech chunks reached the recogniser, in order, as one utterance.
     assert len(finals) == 1 and int(finals[0].split("听到")[1]) >= 50 * FRAME
 
