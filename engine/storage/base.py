@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from jiesu.engine.events import CallSummary, QaResult
 from jiesu.engine.storage.migrations import LATEST, MIGRATIONS
@@ -29,14 +31,37 @@ class StorageError(Exception):
     """The database is unusable (e.g. its schema is newer than this program)."""
 
 
-class Connection(Protocol):
-    """The little a back end must offer: run one statement, in or out of a transaction."""
+class Connection(ABC):
+    """A back end: runs one statement, in or out of a transaction.
+
+    A transaction opened inside another joins it (one commit, by the outermost), so that the
+    migration runner and the store's methods compose; the back end only says how the outermost
+    one begins and ends (:meth:`_outermost`).
+    """
 
     dialect: str
+    _in_transaction = False
 
+    @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-    def transaction(self) -> Any: ...
+
+    @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def _outermost(self) -> AbstractContextManager[None]: ...
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_transaction:
+            yield
+            return
+        self._in_transaction = True
+        try:
+            with self._outermost():
+                yield
+        finally:
+            self._in_transaction = False
 
 
 @dataclass(frozen=True, slots=True)

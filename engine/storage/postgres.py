@@ -13,16 +13,17 @@ from typing import Any
 
 import psycopg
 
+from jiesu.engine.storage.base import Connection
+
 #: Advisory lock id taken while migrating ("jiesu" in ASCII).
 _MIGRATION_LOCK = 0x6A69657375
 
 
-class PostgresConnection:
+class PostgresConnection(Connection):
     dialect = "postgres"
 
     def __init__(self, dsn: str, connect_timeout_s: int = 10) -> None:
         self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout_s)
-        self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = self._db.execute(sql.replace("?", "%s").encode("utf-8"), tuple(params))
@@ -31,21 +32,10 @@ class PostgresConnection:
         return [tuple(row) for row in cursor.fetchall()]
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self._depth = 1
-        try:
-            with self._db.transaction():
-                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                yield
-        finally:
-            self._depth = 0
+    def _outermost(self) -> Iterator[None]:
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            yield
 
     def close(self) -> None:
         self._db.close()

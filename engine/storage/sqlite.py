@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from jiesu.engine.storage.base import Connection
 
-class SqliteConnection:
+
+class SqliteConnection(Connection):
     dialect = "sqlite"
 
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
@@ -20,32 +22,17 @@ class SqliteConnection:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self._db.execute(sql, tuple(params)).fetchall()]
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._depth:
-            # Nested: part of the outer transaction.
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
+    def _outermost(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock now, not at the first write (no upgrade deadlock);
+        # the connection as a context manager commits, or rolls back on any exception.
         self._db.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
+        with self._db:
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
-        finally:
-            self._depth = 0
 
     def journal_mode(self) -> str:
         return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])

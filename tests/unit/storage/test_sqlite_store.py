@@ -87,3 +87,18 @@ def test_reopened_store_finds_the_same_ticket(tmp_path: Path) -> None:
     second = open_store(sqlite_path=str(path))
     assert second.save_ticket("c", "12345", {"a": "2"}).ticket_id == ticket.ticket_id
     assert second.count_tickets() == 1
+
+
+def test_nested_transaction_joins_the_outer_one(tmp_path: Path) -> None:
+    conn = SqliteConnection(tmp_path / "n.sqlite3")
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    with conn.transaction(), conn.transaction():
+        conn.execute("INSERT INTO t VALUES (1)")
+    assert conn.execute("SELECT x FROM t") == [(1,)]
+    with pytest.raises(RuntimeError), conn.transaction():
+        conn.execute("INSERT INTO t VALUES (2)")
+        with conn.transaction():
+            conn.execute("INSERT INTO t VALUES (3)")
+        raise RuntimeError("the outer one fails after the inner one ended")
+    assert conn.execute("SELECT x FROM t") == [(1,)]
+    conn.close()
