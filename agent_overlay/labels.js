@@ -1,21 +1,15 @@
-// Chinese labels for everything the screens show. Data only; one place to translate or adjust.
+// Chinese labels for everything the screens show. Data only; one place to translate or adjust
+// (with engine/labels.py for the tables the engine shares).
 
-// Work-order fields in display order. The names and labels follow sip_config/workorder.toml;
-// a field the engine sends that is not listed here is shown after these, under its own name.
-export const ORDER_FIELDS = Object.freeze([
-  ["caller_name", "来电人"],
-  ["callback_phone", "回访电话"],
-  ["id_number", "身份证号"],
-  ["address", "事发地址"],
-  ["incident_time", "事发时间"],
-  ["request_type", "诉求类型"],
-  ["category", "诉求分类"],
-  ["urgency", "紧急程度"],
-  ["summary", "诉求摘要"],
-  ["department", "承办单位"],
-  ["dispatch", "派单"],
-  ["duplicate_of", "疑似重复"],
-]);
+// Tables the engine also words texts with come from engine/labels.py, which the gateway serves
+// as labels.json: the work-order fields in display order (sip_config/workorder.toml; a field
+// the engine sends that is not listed is shown after these, under its own name), risk kinds,
+// emotions and alert levels.
+const shared = await (await fetch(new URL("./labels.json", import.meta.url))).json();
+export const ORDER_FIELDS = Object.freeze(shared.order_fields);
+export const RISK_KIND = Object.freeze(shared.risk_kind);
+export const EMOTION = Object.freeze(shared.emotion);
+export const ALERT_LEVEL = Object.freeze(shared.alert_level);
 
 // Parts of the parsed address (engine/assist/workorder.py DEFAULT_ADDRESS_COMPONENTS), shown
 // as "address.<part>" fields after the order's own fields.
@@ -81,46 +75,6 @@ export const CALL_MODE = Object.freeze({
   assist: "人工坐席",
   ivr: "语音导航",
   after_hours: "自动受理",
-});
-
-export const ALERT_LEVEL = Object.freeze({ info: "提示", warning: "警告", critical: "紧急" });
-
-export const EMOTION = Object.freeze({
-  angry: "愤怒",
-  anger: "愤怒",
-  anxious: "焦虑",
-  anxiety: "焦虑",
-  sad: "悲伤",
-  sadness: "悲伤",
-  fear: "恐惧",
-  frustrated: "不满",
-  negative: "负面",
-  neutral: "平静",
-  calm: "平静",
-  positive: "正面",
-  surprise: "惊讶",
-  happy: "满意",
-});
-
-// Risk kinds of engine/alerts/risk.py, plus the two the screens derive (duplicate, repeat).
-export const RISK_KIND = Object.freeze({
-  duplicate_ticket: "疑似重复工单",
-  duplicate: "疑似重复工单",
-  repeat_caller: "重复来电",
-  self_harm: "自伤/轻生风险",
-  suicide: "自伤/轻生风险",
-  violence: "暴力事件",
-  threat: "威胁他人",
-  gas_leak: "燃气泄漏",
-  fire: "火情",
-  medical: "急症/伤病",
-  trapped: "人员被困",
-  vulnerable_person: "儿童/老人处境危险",
-  mass_incident: "群体性事件",
-  media: "媒体曝光",
-  complaint_escalation: "越级投诉",
-  legal: "法律风险",
-  sensitive: "敏感话题",
 });
 
 // Why a token was refused (docs/screen-protocol.md, "Welcome, or refusal").

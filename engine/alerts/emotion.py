@@ -35,18 +35,13 @@ from jiesu.engine.alerts.text_emotion import TextEmotion
 from jiesu.engine.audio import Leg
 from jiesu.engine.config import _bounded
 from jiesu.engine.events import AlertLevel, EmotionAlert, KnowledgeSuggestion
+from jiesu.engine.labels import EMOTION_ALERT
 
 #: Alerted emotion -> the text label it reads and whether high (+1) or low (-1) arousal backs it.
 ALERTED: Mapping[str, tuple[str, int]] = {
     "anger": ("angry", +1),
     "anxiety": ("fear", +1),
     "distress": ("sad", -1),
-}
-
-EMOTION_LABELS: Mapping[str, str] = {
-    "anger": "愤怒",
-    "anxiety": "焦虑/恐惧",
-    "distress": "悲伤/无助",
 }
 
 DEFAULT_CALMING: Mapping[str, str] = {
@@ -125,7 +120,7 @@ def fuse(
 
 
 def _reason(emotion: str, score: float, ev: UtteranceEvidence, d: ProsodyDelta | None) -> str:
-    parts = [f"{EMOTION_LABELS[emotion]} {score:.2f}"]
+    parts = [f"{EMOTION_ALERT[emotion]} {score:.2f}"]
     if ev.text is not None:
         label = ALERTED[emotion][0]
         words = "、".join(f"“{c}”" for c in ev.text.cues) if ev.text.top()[0] == label else ""
@@ -170,7 +165,7 @@ def emotion_step(
         shown = round(score, 3) if not math.isnan(score) else 0.0
         if new_level is None:
             del active[emotion]
-            reason = f"{EMOTION_LABELS[emotion]}已缓和 {score:.2f}"
+            reason = f"{EMOTION_ALERT[emotion]}已缓和 {score:.2f}"
             out.append(EmotionAlert(leg, AlertLevel.INFO, emotion, shown, reason))
             continue
         active[emotion] = new_level
@@ -180,7 +175,7 @@ def emotion_step(
                 KnowledgeSuggestion(
                     entry_id=f"calming.{emotion}",
                     version="1",
-                    title=f"安抚话术：{EMOTION_LABELS[emotion]}",
+                    title=f"安抚话术：{EMOTION_ALERT[emotion]}",
                     answer=script,
                     score=shown,
                     trigger_utterance_id=ev.utterance_id,

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from jiesu.engine.events import AlertLevel, RiskAlert, TranscriptFinal, TranscriptPartial
+from jiesu.engine.labels import RISK_KIND
 
 #: Risk kinds and the emergency number an agent should transfer or conference to by default;
 #: ``sip_config/alerts.toml`` may override the targets.
@@ -32,17 +33,6 @@ DEFAULT_TARGETS: Mapping[str, str] = {
     "medical": "120",
     "trapped": "119",
     "vulnerable_person": "110",
-}
-
-KIND_LABELS: Mapping[str, str] = {
-    "self_harm": "自伤/轻生风险",
-    "threat": "威胁他人",
-    "violence": "暴力事件",
-    "gas_leak": "燃气泄漏",
-    "fire": "火情",
-    "medical": "急症/伤病",
-    "trapped": "人员被困",
-    "vulnerable_person": "儿童/老人处境危险",
 }
 
 # Compounds and idioms in which a trigger character carries no danger. Blanked (same length, so
@@ -202,7 +192,7 @@ def risk_step(
             continue
         fired.add(hit.kind)
         target = rules.targets.get(hit.kind, "110")
-        reason = f"{KIND_LABELS.get(hit.kind, hit.kind)}：“{hit.words}”，建议转接 {target}"
+        reason = f"{RISK_KIND.get(hit.kind, hit.kind)}：“{hit.words}”，建议转接 {target}"
         alerts.append(RiskAlert(hit.kind, AlertLevel.CRITICAL, reason, _quote(event.text, hit)))
     if not alerts:
         return state, []

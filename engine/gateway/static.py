@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 
+from jiesu.engine.labels import screen_labels_json
+
 #: The package that holds the screens.
 OVERLAY_PACKAGE = "jiesu.agent_overlay"
 
@@ -86,8 +88,9 @@ class StaticSite:
 
     @classmethod
     def from_package(cls, package: str = OVERLAY_PACKAGE) -> StaticSite:
-        """Read the files that ship in ``package`` (top level only)."""
-        files: dict[str, bytes] = {}
+        """Read the files that ship in ``package`` (top level only), plus ``labels.json`` built
+        from :mod:`jiesu.engine.labels` (the one copy of the labels the engine also uses)."""
+        files = {"labels.json": screen_labels_json()}
         for entry in resources.files(package).iterdir():
             if entry.is_file() and _content_type(entry.name) is not None:
                 files[entry.name] = entry.read_bytes()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from jiesu.engine.audio import Leg
 from jiesu.engine.events import CallSummary, EvidenceLine, SummaryField
+from jiesu.engine.labels import EMOTION, RISK_KIND, SUMMARY_LEVEL, TIP
 from jiesu.engine.postcall.qa import normalise_digits
 from jiesu.engine.postcall.record import CallRecord, Line
 
@@ -66,39 +67,6 @@ HANDLING_CUES = (
 CLOSING = ("还有其他", "还有什么", "感谢", "再见", "请挂机", "祝您", "不客气")
 #: The agent asking the caller for details: not what will be done.
 ASKING = ("请问", "请留", "请提供", "请您说", "麻烦您", "方便留", "怎么称呼", "贵姓")
-
-EMOTION_NAMES = {
-    "angry": "愤怒",
-    "anger": "愤怒",
-    "anxious": "焦虑",
-    "anxiety": "焦虑",
-    "sad": "悲伤",
-    "sadness": "悲伤",
-    "fear": "恐惧",
-    "frustrated": "不满",
-    "distress": "痛苦",
-}
-RISK_NAMES = {
-    "self_harm": "自伤/轻生风险",
-    "threat": "威胁他人",
-    "violence": "暴力事件",
-    "gas_leak": "燃气泄漏",
-    "fire": "火情",
-    "medical": "急症/伤病",
-    "trapped": "人员被困",
-    "vulnerable_person": "儿童/老人处境危险",
-    "repeat_caller": "重复来电",
-}
-LEVEL_NAMES = {"info": "提示", "warning": "警告", "critical": "严重"}
-TIP_NAMES = {
-    "forbidden": "服务禁语",
-    "dead_air": "静默",
-    "talk_over": "抢话",
-    "too_fast": "语速快",
-    "greeting": "开场问候",
-    "closing": "结束语",
-    "callback": "回拨号码确认",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +151,14 @@ def _alerts(record: CallRecord) -> tuple[str, ...]:
     for (kind, level), n in sorted(counts.items()):
         family, _, name = kind.partition(":")
         label = (
-            f"情绪·{EMOTION_NAMES.get(name, name)}"
+            f"情绪·{EMOTION.get(name, name)}"
             if family == "emotion"
-            else f"风险·{RISK_NAMES.get(name, name)}"
+            else f"风险·{RISK_KIND.get(name, name)}"
         )
-        out.append(f"{label}（{LEVEL_NAMES.get(level, level)}）×{n}")
+        out.append(f"{label}（{SUMMARY_LEVEL.get(level, level)}）×{n}")
     tips = Counter(t.kind for t in record.tips)
     if tips:
-        kinds = "、".join(f"{TIP_NAMES.get(k, k)}×{n}" for k, n in sorted(tips.items()))
+        kinds = "、".join(f"{TIP.get(k, k)}×{n}" for k, n in sorted(tips.items()))
         out.append(f"辅导提示 {sum(tips.values())} 条：{kinds}")
     return tuple(out)
 

@@ -35,6 +35,7 @@ async def test_pages_and_assets_are_served_with_types_and_policy(engine: Any) ->
         ("/assets/link.js", "text/javascript", b"export class ScreenLink"),
         ("/assets/screens.css", "text/css", b".transcript"),
         ("/assets/protocol.v1.schema.json", "application/json", b'"ticket.field"'),
+        ("/assets/labels.json", "application/json", '"fire": "火情"'.encode()),
     ]:
         status, headers, body = await get(engine.base + path)
         assert status == 200, path
