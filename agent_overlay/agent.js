@@ -1,13 +1,12 @@
 // The agent screen (话务员): follows the agent's current call and shows its transcript, work
 // order, knowledge cards, alerts, tips and caller details as the events arrive.
 
-import { ScreenLink, screenUrl } from "./link.js";
 import { Protocol } from "./protocol.js";
-import { takeToken, askToken, forgetToken, refusalText } from "./session.js";
+import { linkScreen } from "./session.js";
 import { newCall, applyEvent, applyBoardEntry, openAlerts } from "./callstate.js";
 import { TranscriptView, OrderView, CardsView, addTip, alertText } from "./views.js";
 import { el, clear, duration, toast } from "./dom.js";
-import { CALL_MODE, CALL_STATE, LINK_STATE, REFUSAL, label } from "./labels.js";
+import { CALL_MODE, CALL_STATE, REFUSAL, label } from "./labels.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -36,40 +35,6 @@ class AgentScreen {
     $("dispatch-order").addEventListener("click", () => this.dispatch());
     document.addEventListener("keydown", (ev) => this.key(ev));
     setInterval(() => this.tick(), 1000);
-  }
-
-  async start() {
-    let token = takeToken("agent");
-    if (!token) token = await askToken("agent");
-    this.connect(token);
-  }
-
-  connect(token) {
-    this.link?.stop();
-    this.link = new ScreenLink({
-      url: screenUrl(),
-      token,
-      handlers: {
-        onState: (state, detail) => this.linkState(state, detail),
-        onWelcome: (welcome) => this.welcome(welcome),
-        onEvent: (event, how) => this.event(event, how),
-        onControl: (message) => this.control(message),
-      },
-    });
-    window.jiesu.link = this.link;
-    this.link.start();
-  }
-
-  linkState(state, detail) {
-    const node = $("link-state");
-    node.dataset.state = state;
-    node.textContent = label(LINK_STATE, state);
-    if (state === "auth_failed") {
-      forgetToken("agent");
-      askToken("agent", refusalText(detail)).then((token) => this.connect(token));
-    } else if (state === "failed") {
-      node.textContent = `${label(LINK_STATE, state)}（${detail}）`;
-    }
   }
 
   welcome(welcome) {
@@ -341,7 +306,7 @@ async function main() {
   const screen = new AgentScreen(protocol);
   window.jiesu.screen = screen;
   window.jiesu.protocol = protocol;
-  await screen.start();
+  await linkScreen("agent", screen, { showFailure: true });
 }
 
 main();

@@ -6,7 +6,8 @@
 // sign-in form asks for it (`jiesu token --sub agent-7 --role agent` prints one).
 
 import { el, clear } from "./dom.js";
-import { AUTH_REASON, label } from "./labels.js";
+import { AUTH_REASON, LINK_STATE, label } from "./labels.js";
+import { ScreenLink, screenUrl } from "./link.js";
 
 const KEY_PREFIX = "jiesu.token.";
 
@@ -78,4 +79,38 @@ export function askToken(role, problem = "") {
 
 export function refusalText(reason) {
   return `登录失败：${label(AUTH_REASON, reason)}。请重新输入令牌。`;
+}
+
+// Sign a screen in as `role` and keep it linked: the token it has (or asks for), the link's
+// state in #link-state, and a fresh sign-in when the gateway refuses the token. The screen's
+// welcome/event/control methods handle the link; `screen.link` (and window.jiesu.link, for
+// tests) is the current one. `showFailure` adds the reason to a failed link's state.
+export async function linkScreen(role, screen, { showFailure = false } = {}) {
+  const showState = (state, detail) => {
+    const node = document.getElementById("link-state");
+    node.dataset.state = state;
+    node.textContent = label(LINK_STATE, state);
+    if (state === "auth_failed") {
+      forgetToken(role);
+      askToken(role, refusalText(detail)).then(connect);
+    } else if (state === "failed" && showFailure) {
+      node.textContent = `${label(LINK_STATE, state)}（${detail}）`;
+    }
+  };
+  const connect = (token) => {
+    screen.link?.stop();
+    screen.link = new ScreenLink({
+      url: screenUrl(),
+      token,
+      handlers: {
+        onState: showState,
+        onWelcome: (welcome) => screen.welcome(welcome),
+        onEvent: (event, how) => screen.event(event, how),
+        onControl: (message) => screen.control(message),
+      },
+    });
+    window.jiesu.link = screen.link;
+    screen.link.start();
+  };
+  connect(takeToken(role) || (await askToken(role)));
 }

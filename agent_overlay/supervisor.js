@@ -1,12 +1,11 @@
 // The supervisor screen (班长/质检): every live call of the hotline, sorted by how much it
 // needs attention, with counters; click (or Enter) follows one call's transcript and order.
 
-import { ScreenLink, screenUrl } from "./link.js";
-import { takeToken, askToken, forgetToken, refusalText } from "./session.js";
+import { linkScreen } from "./session.js";
 import { newCall, applyEvent, levelRank } from "./callstate.js";
 import { TranscriptView, OrderView, CardsView, alertText } from "./views.js";
 import { el, clear, duration, toast } from "./dom.js";
-import { ALERT_LEVEL, CALL_MODE, CALL_STATE, EMOTION, LINK_STATE, label } from "./labels.js";
+import { ALERT_LEVEL, CALL_MODE, CALL_STATE, EMOTION, label } from "./labels.js";
 import { PostcallView, RecentCalls } from "./postcall.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,38 +30,6 @@ class SupervisorScreen {
     $("unfollow").addEventListener("click", () => this.stopFollowing());
     document.addEventListener("keydown", (ev) => this.key(ev));
     setInterval(() => this.renderBoard(), 1000);
-  }
-
-  async start() {
-    let token = takeToken("supervisor");
-    if (!token) token = await askToken("supervisor");
-    this.connect(token);
-  }
-
-  connect(token) {
-    this.link?.stop();
-    this.link = new ScreenLink({
-      url: screenUrl(),
-      token,
-      handlers: {
-        onState: (state, detail) => this.linkState(state, detail),
-        onWelcome: (welcome) => this.welcome(welcome),
-        onEvent: (event, how) => this.event(event, how),
-        onControl: (message) => this.control(message),
-      },
-    });
-    window.jiesu.link = this.link;
-    this.link.start();
-  }
-
-  linkState(state, detail) {
-    const node = $("link-state");
-    node.dataset.state = state;
-    node.textContent = label(LINK_STATE, state);
-    if (state === "auth_failed") {
-      forgetToken("supervisor");
-      askToken("supervisor", refusalText(detail)).then((token) => this.connect(token));
-    }
   }
 
   welcome(welcome) {
@@ -295,7 +262,7 @@ window.jiesu = { link: null, screen: null };
 async function main() {
   const screen = new SupervisorScreen();
   window.jiesu.screen = screen;
-  await screen.start();
+  await linkScreen("supervisor", screen);
 }
 
 main();
