@@ -26,18 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jiesu.bench.replay import PAUSE_MS, offline_config, paced_finals, replay_finals
 from jiesu.bench.workorder import DEFAULT_DATA, load_calls
 from jiesu.engine.audio import Leg
-from jiesu.engine.config import (
-    AssistConfig,
-    AuthConfig,
-    GatewayConfig,
-    IngestConfig,
-    JiesuConfig,
-    SpeechConfig,
-    StorageConfig,
-)
-from jiesu.engine.events import CallMode, QaResult, TranscriptFinal
+from jiesu.engine.config import AssistConfig
+from jiesu.engine.events import CallMode, QaResult
 from jiesu.engine.ingest import CallStats, IngestCall
 from jiesu.engine.runtime import Runtime
 from jiesu.engine.storage import open_store
@@ -75,32 +68,16 @@ async def _call(runtime: Runtime, call_id: str, script: dict[str, Any]) -> None:
     await router.call_started(
         IngestCall(call_id, "12345", "agent-bench", CallMode.ASSIST, legs, "l16", 16000, "")
     )
-    t = 0
-    utterances = script["utterances"]
-    for n, (leg, text) in enumerate(utterances):
-        duration = 250 * len(text)
-        final = TranscriptFinal(Leg(leg), f"{call_id}-u{n}", text, t, t + duration)
-        t += duration + 500
-        await runtime.event_log.append(call_id, t, final)
-        if n < len(utterances) - 1 and runtime.assist is not None:
-            await runtime.assist.idle()
-    await router.call_ended(call_id, "hangup", CallStats(duration_ms=t))
+    finals = paced_finals(script["utterances"], f"{call_id}-")
+    await replay_finals(runtime, call_id, finals)
+    duration_ms = finals[-1].t_end + PAUSE_MS if finals else 0
+    await router.call_ended(call_id, "hangup", CallStats(duration_ms=duration_ms))
 
 
 async def _replay(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     calls = load_calls(args.data)
-    config = JiesuConfig(
-        gateway=GatewayConfig(port=0),
-        ingest=IngestConfig(port=0),
-        auth=AuthConfig(token_secret_file=folder / "token.secret"),
-        storage=StorageConfig(
-            event_log=folder / "events.sqlite3",
-            synchronous="NORMAL",
-            tickets=folder / "tickets.sqlite3",
-            caller_key_secret_file=folder / "caller.secret",
-        ),
-        speech=SpeechConfig(enabled=False),
-        assist=AssistConfig(alerts=False, postcall_settle_s=args.settle_s),
+    config = offline_config(
+        folder, assist=AssistConfig(alerts=False, postcall_settle_s=args.settle_s)
     )
     began = time.monotonic()
     runtime = Runtime(config)

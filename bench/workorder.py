@@ -30,11 +30,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jiesu.bench.replay import paced_finals
 from jiesu.engine.assist.filler import TicketFiller
 from jiesu.engine.assist.toolkit import AssistToolkit, load_toolkit
 from jiesu.engine.assist.workorder import WorkOrderSchema, default_schema_path
-from jiesu.engine.audio import Leg
-from jiesu.engine.events import TranscriptFinal
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "workorder" / "calls.jsonl"
 TARGET_ACCURACY = 0.85
@@ -77,11 +76,7 @@ def fill_call(filler: TicketFiller, call: Mapping[str, Any]) -> tuple[dict[str, 
     """Replay one call; the finished order's values and the time each final took (ms)."""
     state = filler.start(call["call_id"], datetime.fromisoformat(call["start"]))
     times: list[float] = []
-    t = 0
-    for n, (leg, text) in enumerate(call["utterances"], 1):
-        duration = 250 * len(text)
-        final = TranscriptFinal(Leg(leg), f"u{n}", text, t, t + duration)
-        t += duration + 500
+    for final in paced_finals(call["utterances"], first=1):
         began = time.perf_counter()
         state, _ = filler.on_final(state, final)
         times.append(1000 * (time.perf_counter() - began))

@@ -18,17 +18,10 @@ import numpy as np
 import pytest
 from postcall_calls import GOOD_LINES
 
+from jiesu.bench.replay import offline_config, replay_finals
 from jiesu.engine.audio import Leg
 from jiesu.engine.auth import Role
-from jiesu.engine.config import (
-    AssistConfig,
-    AuthConfig,
-    GatewayConfig,
-    IngestConfig,
-    JiesuConfig,
-    SpeechConfig,
-    StorageConfig,
-)
+from jiesu.engine.config import AssistConfig
 from jiesu.engine.events import CallSummary, Event, QaResult, TranscriptFinal
 from jiesu.engine.ingest.client import IngestClient
 from jiesu.engine.runtime import Runtime
@@ -37,21 +30,8 @@ from jiesu.engine.storage import open_store
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    config = JiesuConfig(
-        gateway=GatewayConfig(port=0),
-        ingest=IngestConfig(port=0),
-        auth=AuthConfig(token_secret_file=tmp_path / "token.secret"),
-        storage=StorageConfig(
-            event_log=tmp_path / "events.sqlite3",
-            synchronous="NORMAL",
-            tickets=tmp_path / "tickets.sqlite3",
-            caller_key_secret_file=tmp_path / "caller.secret",
-        ),
-        speech=SpeechConfig(enabled=False),
-        # Emotion alerts load the sentence embedder: not needed for this wiring test.
-        assist=AssistConfig(alerts=False),
-    )
-    runtime = Runtime(config)
+    # Emotion alerts load the sentence embedder: not needed for this wiring test.
+    runtime = Runtime(offline_config(tmp_path, assist=AssistConfig(alerts=False)))
     await runtime.start()
     try:
         yield runtime
@@ -83,15 +63,12 @@ async def test_hung_up_call_has_qa_and_summary_stored(runtime: Runtime, tmp_path
             agent_id="agent-7",
             caller_number="13812345678",
         )
-        for n, line in enumerate(GOOD_LINES):
-            final = TranscriptFinal(line.leg, f"pc-1-u{n}", line.text, line.t_start, line.t_end)
-            await runtime.event_log.append("pc-1", line.t_end, final)
-            # A live call's finals come seconds apart and the work order keeps up; appended at
-            # once here, so let the stage catch up as it would have during the call. The last
-            # final comes right before the hang-up, as the speech pipeline flushes it.
-            if n < len(GOOD_LINES) - 1:
-                assert runtime.assist is not None
-                await runtime.assist.idle()
+        assert runtime.assist is not None
+        finals = [
+            TranscriptFinal(line.leg, f"pc-1-u{n}", line.text, line.t_start, line.t_end)
+            for n, line in enumerate(GOOD_LINES)
+        ]
+        await replay_finals(runtime, "pc-1", finals)
         await client.stop_call("pc-1")
         async with asyncio.timeout(30):
             await done

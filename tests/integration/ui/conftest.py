@@ -26,17 +26,10 @@ from typing import Any
 
 import pytest
 
+from jiesu.bench.replay import offline_config
 from jiesu.engine.audio import Leg
 from jiesu.engine.auth import Role
-from jiesu.engine.config import (
-    AssistConfig,
-    AuthConfig,
-    GatewayConfig,
-    IngestConfig,
-    JiesuConfig,
-    SpeechConfig,
-    StorageConfig,
-)
+from jiesu.engine.config import AssistConfig, GatewayConfig
 from jiesu.engine.events import CallMode, Event, Payload
 from jiesu.engine.ingest.client import IngestClient
 from jiesu.engine.runtime import Runtime
@@ -230,7 +223,8 @@ async def engine(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     link = CutLink()
     port = await link.start()
     origin = f"http://127.0.0.1:{port}"
-    config = JiesuConfig(
+    config = offline_config(
+        tmp_path,
         hotline=HOTLINE,
         gateway=GatewayConfig(
             port=0,
@@ -239,15 +233,6 @@ async def engine(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
             hello_timeout_s=5.0,
             screen_queue_limit=options.get("screen_queue_limit", 1000),
         ),
-        ingest=IngestConfig(port=0),
-        auth=AuthConfig(token_secret_file=tmp_path / "token.secret"),
-        storage=StorageConfig(
-            event_log=tmp_path / "events.sqlite3",
-            synchronous="NORMAL",
-            tickets=tmp_path / "tickets.sqlite3",
-            caller_key_secret_file=tmp_path / "caller.secret",
-        ),
-        speech=SpeechConfig(enabled=False),
         # The assist stages' events are what the test writes; test_edit_roundtrip runs them.
         assist=AssistConfig(enabled=options.get("assist", False)),
     )
