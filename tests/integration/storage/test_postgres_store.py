@@ -50,20 +50,8 @@ def test_migrated(store: TicketStore) -> None:
     checks.check_migrated(store)
 
 
-def test_idempotent(store: TicketStore) -> None:
-    checks.check_ticket_is_idempotent_per_call(store)
-
-
-def test_history(store: TicketStore) -> None:
-    checks.check_caller_history(store)
-
-
-def test_duplicates(store: TicketStore, clock: checks.Clock) -> None:
-    checks.check_duplicates(store, clock)
-
-
-def test_transcripts(store: TicketStore) -> None:
-    checks.check_transcripts(store)
+class TestTicketStore(checks.TicketStoreContract):
+    """The back-end contract on PostgreSQL."""
 
 
 def test_concurrent_start_migrates_once_and_saves_one_ticket_per_call(dsn: str) -> None:

@@ -32,20 +32,8 @@ def test_wal_and_migrated(store: TicketStore, tmp_path: Path) -> None:
     assert versions == list(range(1, LATEST + 1))
 
 
-def test_idempotent(store: TicketStore) -> None:
-    checks.check_ticket_is_idempotent_per_call(store)
-
-
-def test_history(store: TicketStore) -> None:
-    checks.check_caller_history(store)
-
-
-def test_duplicates(store: TicketStore, clock: checks.Clock) -> None:
-    checks.check_duplicates(store, clock)
-
-
-def test_transcripts(store: TicketStore) -> None:
-    checks.check_transcripts(store)
+class TestTicketStore(checks.TicketStoreContract):
+    """The back-end contract on SQLite."""
 
 
 def test_upgrade_from_version_1_keeps_tickets(tmp_path: Path, clock: checks.Clock) -> None:
