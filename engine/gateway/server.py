@@ -19,7 +19,7 @@ import asyncio
 import http
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -43,15 +43,12 @@ from jiesu.engine.gateway.protocol import (
     CLOSE_TRY_AGAIN_LATER,
     SCREEN_PROTOCOL,
     BoardEntry,
-    DispatchTicket,
-    EditField,
     Error,
     Follow,
     Following,
     Hello,
     Resync,
     ServerMessage,
-    SubmitTicket,
     Unfollow,
     Unfollowed,
     Welcome,
@@ -60,28 +57,20 @@ from jiesu.engine.gateway.protocol import (
 )
 from jiesu.engine.gateway.static import StaticReply, StaticSite
 from jiesu.engine.metrics import Metrics
+from jiesu.engine.screen_commands import (
+    DispatchTicket,
+    EditField,
+    EditRefused,
+    SubmitTicket,
+    TicketEditor,
+    TicketRequest,
+)
 from jiesu.engine.wire import ProtocolError
 
 log = logging.getLogger(__name__)
 
 _K = TypeVar("_K", bound=Hashable)
 
-
-class EditRefused(Exception):
-    """A field editor refused an edit; the screen gets an ``error`` with this code."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(detail or code)
-        self.code = code
-        self.detail = detail
-
-
-#: An agent's action on a work order: a field edit, submit, or dispatch.
-TicketRequest = EditField | SubmitTicket | DispatchTicket
-
-#: Applies an agent's work-order action (``sub`` of the screen's token, the message); raises
-#: :class:`EditRefused`. Set by the runtime when the assist stages run.
-TicketEditor = Callable[[str, TicketRequest], Awaitable[None]]
 
 #: A screen is closed (4400) after this many malformed messages.
 MAX_BAD_MESSAGES = 20
