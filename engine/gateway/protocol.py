@@ -180,9 +180,7 @@ def message_to_json(message: ServerMessage | ClientMessage) -> str:
     return json.dumps(message_to_plain(message), ensure_ascii=False, separators=(",", ":"))
 
 
-def _split_type(
-    text: str | bytes, types: MappingProxyType[str, Any]
-) -> tuple[type[Any], dict[str, Any]]:
+def _parse(text: str | bytes, types: MappingProxyType[str, Any]) -> Any:
     if isinstance(text, bytes | bytearray | memoryview):
         raise ProtocolError("binary frames are not part of the screen protocol", code="binary")
     try:
@@ -197,24 +195,19 @@ def _split_type(
     cls = types.get(kind)
     if cls is None:
         raise ProtocolError(f"unknown message type {kind[:40]!r}", code="unknown_type")
-    return cls, data
+    try:
+        return from_plain(cls, data)
+    except ProtocolError as exc:
+        raise ProtocolError(str(exc), code="bad_fields") from None
 
 
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Decode one frame from a screen; raises :class:`ProtocolError` (``code`` says why)."""
-    cls, data = _split_type(text, CLIENT_TYPES)
-    try:
-        message: ClientMessage = from_plain(cls, data)
-    except ProtocolError as exc:
-        raise ProtocolError(str(exc), code="bad_fields") from None
+    message: ClientMessage = _parse(text, CLIENT_TYPES)
     return message
 
 
 def parse_server_message(text: str | bytes) -> ServerMessage:
     """Decode a control message sent by the gateway (for clients and tests)."""
-    cls, data = _split_type(text, SERVER_TYPES)
-    try:
-        message: ServerMessage = from_plain(cls, data)
-    except ProtocolError as exc:
-        raise ProtocolError(str(exc), code="bad_fields") from None
+    message: ServerMessage = _parse(text, SERVER_TYPES)
     return message
