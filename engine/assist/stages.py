@@ -51,11 +51,16 @@ from jiesu.engine.events import (
     TicketStatus,
     TranscriptFinal,
 )
-from jiesu.engine.gateway.protocol import DispatchTicket, EditField, SubmitTicket
-from jiesu.engine.gateway.server import EditRefused, TicketRequest
 from jiesu.engine.ingest.sink import IngestCall
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.privacy import mask_phone
+from jiesu.engine.screen_commands import (
+    DispatchTicket,
+    EditField,
+    EditRefused,
+    SubmitTicket,
+    TicketRequest,
+)
 from jiesu.engine.storage.base import CallerHistory, TicketStore, TranscriptRow
 from jiesu.engine.storage.keys import CallerKeyer, address_key
 

@@ -1,10 +1,10 @@
 """Screen control messages: typed frozen dataclasses and their JSON text form.
 
 A screen talks to the gateway in JSON text frames, each an object with a ``type``. The client
-sends ``hello`` (once, first), ``follow``, ``unfollow``, ``ticket.edit`` (an agent's field edit),
-``ticket.submit`` and ``ticket.dispatch``; the server answers with ``welcome``,
-``following``, ``unfollowed``, ``error`` and ``resync``, and streams call events in their own
-form (:func:`jiesu.engine.events.event_to_json`). See ``docs/screen-protocol.md``.
+sends ``hello`` (once, first), ``follow``, ``unfollow`` and the work-order commands
+``ticket.edit``, ``ticket.submit`` and ``ticket.dispatch`` (:mod:`jiesu.engine.screen_commands`);
+the server answers with ``welcome``, ``following``, ``unfollowed``, ``error`` and ``resync``,
+and streams call events in their own form (:func:`jiesu.engine.events.event_to_json`). See ``docs/screen-protocol.md``.
 
 Parsing is strict (unknown or missing fields, wrong types and unknown types are refused with a
 :class:`~jiesu.engine.wire.ProtocolError` whose ``code`` says why) and never echoes a token.
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
 
+from jiesu.engine.screen_commands import DispatchTicket, EditField, SubmitTicket
 from jiesu.engine.wire import ProtocolError, from_plain, to_plain
 
 #: Version of the screen protocol spoken by this gateway (``hello.protocol``).
@@ -58,58 +59,6 @@ class Follow:
 class Unfollow:
     type: Literal["unfollow"] = field(default="unfollow", kw_only=True)
     call_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class EditField:
-    """The agent set a work-order field by hand; the engine locks it against automatic updates.
-
-    Answered by the ``ticket.field`` event (``origin: agent``, ``locked: true``) on the call's
-    stream, or by an ``error`` naming the call.
-    """
-
-    type: Literal["ticket.edit"] = field(default="ticket.edit", kw_only=True)
-    call_id: str
-    field: str
-    value: str
-
-    def __post_init__(self) -> None:
-        if not self.call_id or not self.field:
-            raise ValueError("call_id and field must not be empty")
-        if len(self.value) > 2000:
-            raise ValueError("value is longer than 2000 characters")
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitTicket:
-    """The agent submits the call's work order as it stands (their edits are already in).
-
-    Answered by a ``ticket.status`` event (``status: submitted``) on the call's stream, or by an
-    ``error`` naming the call.
-    """
-
-    type: Literal["ticket.submit"] = field(default="ticket.submit", kw_only=True)
-    call_id: str
-
-    def __post_init__(self) -> None:
-        if not self.call_id:
-            raise ValueError("call_id must not be empty")
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchTicket:
-    """The agent sends the work order to a department (派单); the department field is set and
-    locked as an agent edit. Answered by ``ticket.status`` (``status: dispatched``)."""
-
-    type: Literal["ticket.dispatch"] = field(default="ticket.dispatch", kw_only=True)
-    call_id: str
-    department: str
-
-    def __post_init__(self) -> None:
-        if not self.call_id or not self.department.strip():
-            raise ValueError("call_id and department must not be empty")
-        if len(self.department) > 200:
-            raise ValueError("department is longer than 200 characters")
 
 
 ClientMessage = Hello | Follow | Unfollow | EditField | SubmitTicket | DispatchTicket
@@ -231,9 +180,7 @@ def message_to_json(message: ServerMessage | ClientMessage) -> str:
     return json.dumps(message_to_plain(message), ensure_ascii=False, separators=(",", ":"))
 
 
-def _split_type(
-    text: str | bytes, types: MappingProxyType[str, Any]
-) -> tuple[type[Any], dict[str, Any]]:
+def _parse(text: str | bytes, types: MappingProxyType[str, Any]) -> Any:
     if isinstance(text, bytes | bytearray | memoryview):
         raise ProtocolError("binary frames are not part of the screen protocol", code="binary")
     try:
@@ -248,24 +195,19 @@ def _split_type(
     cls = types.get(kind)
     if cls is None:
         raise ProtocolError(f"unknown message type {kind[:40]!r}", code="unknown_type")
-    return cls, data
+    try:
+        return from_plain(cls, data)
+    except ProtocolError as exc:
+        raise ProtocolError(str(exc), code="bad_fields") from None
 
 
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Decode one frame from a screen; raises :class:`ProtocolError` (``code`` says why)."""
-    cls, data = _split_type(text, CLIENT_TYPES)
-    try:
-        message: ClientMessage = from_plain(cls, data)
-    except ProtocolError as exc:
-        raise ProtocolError(str(exc), code="bad_fields") from None
+    message: ClientMessage = _parse(text, CLIENT_TYPES)
     return message
 
 
 def parse_server_message(text: str | bytes) -> ServerMessage:
     """Decode a control message sent by the gateway (for clients and tests)."""
-    cls, data = _split_type(text, SERVER_TYPES)
-    try:
-        message: ServerMessage = from_plain(cls, data)
-    except ProtocolError as exc:
-        raise ProtocolError(str(exc), code="bad_fields") from None
+    message: ServerMessage = _parse(text, SERVER_TYPES)
     return message

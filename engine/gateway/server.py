@@ -4,10 +4,9 @@ I/O edge of the screen protocol (``docs/screen-protocol.md``). The gateway subsc
 the :class:`~jiesu.engine.eventlog.EventLog`; producers only append to the log, so a screen
 never sees an event that is not on disk, and a screen that reconnects can resume from it.
 
-Per screen there is one bounded :class:`~jiesu.engine.gateway.outbox.Outbox` and one sender
-task. The log listener only routes and enqueues (O(targets), never awaits): one screen's
-slowness never delays another screen or the producer. A screen whose outbox overflows gets a
-``resync`` message written past its queue and is closed with 4408.
+This module is the shell: HTTP, authentication, admission and the screens' messages. Routing
+is :mod:`~jiesu.engine.gateway.fanout` (pure); each screen's outbox, sender, follows and closing
+are :mod:`~jiesu.engine.gateway.screen`. The log listener only routes and enqueues.
 
 Plain HTTP on the same port: ``GET /healthz``, ``GET /metrics``, and the screens' web files
 (``/``, ``/agent``, ``/supervisor``, ``/assets/NAME``; see :mod:`jiesu.engine.gateway.static`).
@@ -19,9 +18,7 @@ import asyncio
 import http
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -33,121 +30,43 @@ from websockets.typing import Origin
 from jiesu.engine.auth import AuthError, Claims, TokenSigner, token_fingerprint
 from jiesu.engine.config import GatewayConfig
 from jiesu.engine.eventlog import EventLog
-from jiesu.engine.events import BOARD_TYPES, CallEnded, CallStarted, Event, event_to_json
+from jiesu.engine.events import BOARD_TYPES, Event, event_to_json
 from jiesu.engine.gateway.access import Scope, may_open_screen
-from jiesu.engine.gateway.outbox import FollowCursor, Outbox, Pushed
+from jiesu.engine.gateway.fanout import Fanout
 from jiesu.engine.gateway.protocol import (
     CLOSE_AUTH_FAILED,
     CLOSE_BAD_MESSAGES,
-    CLOSE_RESYNC,
     CLOSE_TRY_AGAIN_LATER,
     SCREEN_PROTOCOL,
     BoardEntry,
-    DispatchTicket,
-    EditField,
     Error,
     Follow,
-    Following,
     Hello,
-    Resync,
-    ServerMessage,
-    SubmitTicket,
     Unfollow,
     Unfollowed,
     Welcome,
     message_to_json,
     parse_client_message,
 )
+from jiesu.engine.gateway.screen import Outgoing, Screen, close_ws
 from jiesu.engine.gateway.static import StaticReply, StaticSite
 from jiesu.engine.metrics import Metrics
+from jiesu.engine.screen_commands import EditRefused, TicketEditor, TicketRequest
 from jiesu.engine.wire import ProtocolError
 
 log = logging.getLogger(__name__)
-
-_K = TypeVar("_K", bound=Hashable)
-
-
-class EditRefused(Exception):
-    """A field editor refused an edit; the screen gets an ``error`` with this code."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(detail or code)
-        self.code = code
-        self.detail = detail
-
-
-#: An agent's action on a work order: a field edit, submit, or dispatch.
-TicketRequest = EditField | SubmitTicket | DispatchTicket
-
-#: Applies an agent's work-order action (``sub`` of the screen's token, the message); raises
-#: :class:`EditRefused`. Set by the runtime when the assist stages run.
-TicketEditor = Callable[[str, TicketRequest], Awaitable[None]]
 
 #: A screen is closed (4400) after this many malformed messages.
 MAX_BAD_MESSAGES = 20
 #: Calls one screen may follow at once.
 MAX_FOLLOWS = 256
-#: Events read from the log per history page while a follow catches up.
-HISTORY_PAGE = 256
-#: The sender yields to the loop after this many messages written without waiting.
-SEND_BURST = 64
 
 M_SCREENS = "gateway_screens"
 M_AUTH_REFUSED = "gateway_auth_refused_total"
 M_CAPACITY_REFUSED = "gateway_capacity_refused_total"
 M_BAD_MESSAGES = "gateway_bad_messages_total"
 M_FOLLOWS_REFUSED = "gateway_follows_refused_total"
-M_RESYNCS = "gateway_resyncs_total"
-M_EVENTS_SENT = "gateway_events_sent_total"
-M_COALESCED = "gateway_partials_coalesced_total"
-M_EXPIRED = "gateway_sessions_expired_total"
-
-
-@dataclass(slots=True)
-class _Outgoing:
-    """One queued frame; ``call_id``/``seq`` are set for call events."""
-
-    text: str
-    call_id: str | None = None
-    seq: int = 0
-
-
-#: A queued frame with its coalesce key, as a follow cursor buffers it.
-_Keyed = tuple[_Outgoing, Hashable | None]
-
-
-@dataclass(frozen=True, slots=True)
-class _CallInfo:
-    hotline: str
-    agent_id: str
-
-
-class _Screen:
-    """Per-connection state of an authenticated screen (lives on the loop only)."""
-
-    def __init__(self, ws: ServerConnection, claims: Claims, fingerprint: str, limit: int) -> None:
-        self.ws = ws
-        self.claims = claims
-        self.scope = Scope.of(claims)
-        self.fingerprint = fingerprint
-        self.outbox: Outbox[_Outgoing] = Outbox(limit)
-        self.low_water = max(1, limit // 2)
-        self.wakeup = asyncio.Event()
-        self.room = asyncio.Event()
-        self.room.set()
-        self.follows: dict[str, FollowCursor[_Keyed]] = {}
-        self.catch_ups: dict[str, asyncio.Task[None]] = {}
-        self.sender: asyncio.Task[None] | None = None
-        self.expiry: asyncio.TimerHandle | None = None
-        self.closing = False
-        self.bad_messages = 0
-
-    def active(self) -> bool:
-        """False once the screen is being closed (a call, so that type narrowing cannot stick)."""
-        return not self.closing
-
-    def __repr__(self) -> str:
-        return f"<screen {self.claims.role.value}:{self.claims.sub} token={self.fingerprint}>"
+M_EDITS_REFUSED = "gateway_edits_refused_total"
 
 
 def _peer(ws: ServerConnection) -> str:
@@ -192,19 +111,12 @@ class Gateway:
         self._unsubscribe: Callable[[], None] | None = None
         # Every open connection, authenticated or not (bounded by max_screens).
         self._connections: set[ServerConnection] = set()
-        self._screens: set[_Screen] = set()
-        # Routing indexes for the log listener.
-        self._calls: dict[str, _CallInfo] = {}
-        self._followers: dict[str, set[_Screen]] = {}
-        self._board_hotline: dict[str, set[_Screen]] = {}
-        self._board_agent: dict[tuple[str, str], set[_Screen]] = {}
-        self._board_call: dict[str, set[_Screen]] = {}
+        self._screens: set[Screen] = set()
+        self._fanout: Fanout[Screen] = Fanout()
         self._closers: set[asyncio.Task[None]] = set()
         #: Where ``ticket.edit``/``.submit``/``.dispatch`` go; None: refused as unavailable.
         self.ticket_editor: TicketEditor | None = None
         metrics.set_gauge(M_SCREENS, 0)
-
-    # --- life cycle ------------------------------------------------------------------------
 
     @property
     def port(self) -> int:
@@ -222,7 +134,7 @@ class Gateway:
         self._unsubscribe = self._log.subscribe(self._on_event)
         try:
             for record in await self._log.live_calls():
-                self._calls.setdefault(record.call_id, _CallInfo(record.hotline, record.agent_id))
+                self._fanout.add_call(record.call_id, record.hotline, record.agent_id)
             origins: list[Origin | None] = [Origin(o) for o in config.allowed_origins]
             if config.allow_missing_origin:
                 origins.append(None)
@@ -252,7 +164,7 @@ class Gateway:
         if server is None:
             return
         for screen in list(self._screens):
-            self._terminate(screen, None, CloseCode.GOING_AWAY, "server shutting down")
+            screen.terminate(None, CloseCode.GOING_AWAY, "server shutting down")
         # Stops accepting and closes connections still in hello with 1001 as well.
         server.close()
         if self._closers:
@@ -263,8 +175,6 @@ class Gateway:
             self._unsubscribe = None
         self._server = None
         log.info("screen gateway closed")
-
-    # --- HTTP ------------------------------------------------------------------------------
 
     def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
@@ -294,15 +204,13 @@ class Gateway:
             log.info("screen refused from %s: origin not allowed", _peer(ws))
         return None
 
-    # --- connection handler ----------------------------------------------------------------
-
     async def _handle(self, ws: ServerConnection) -> None:
         if len(self._connections) >= self._config.max_screens:
             self._metrics.inc(M_CAPACITY_REFUSED)
             await ws.close(CLOSE_TRY_AGAIN_LATER, "too many screens")
             return
         self._connections.add(ws)
-        screen: _Screen | None = None
+        screen: Screen | None = None
         try:
             claims, fingerprint = await self._authenticate(ws)
             if claims is None:
@@ -322,7 +230,7 @@ class Gateway:
             await ws.send(message_to_json(welcome))
             if not screen.active():
                 return
-            screen.sender = asyncio.create_task(self._send_loop(screen), name=f"send {screen!r}")
+            screen.start_sender()
             await self._receive_loop(screen)
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
@@ -382,19 +290,21 @@ class Gateway:
         error = Error("auth_failed", reason)
         await self._close_ws(ws, message_to_json(error), CLOSE_AUTH_FAILED, "auth failed")
 
-    def _admit(self, ws: ServerConnection, claims: Claims, fingerprint: str) -> _Screen:
+    def _admit(self, ws: ServerConnection, claims: Claims, fingerprint: str) -> Screen:
         """Register an authenticated screen for board events (before reading the board)."""
-        screen = _Screen(ws, claims, fingerprint, self._config.screen_queue_limit)
+        screen = Screen(
+            ws,
+            claims,
+            fingerprint,
+            limit=self._config.screen_queue_limit,
+            metrics=self._metrics,
+            closers=self._closers,
+            close_timeout=self._close_timeout,
+        )
         self._screens.add(screen)
-        scope = screen.scope
-        if scope.whole_hotline:
-            self._board_hotline.setdefault(scope.hotline, set()).add(screen)
-        else:
-            self._board_agent.setdefault((scope.hotline, scope.sub), set()).add(screen)
-            for call_id in scope.extra_calls:
-                self._board_call.setdefault(call_id, set()).add(screen)
+        self._fanout.add_screen(screen, screen.scope)
         delay = claims.exp - self._clock()
-        screen.expiry = asyncio.get_running_loop().call_later(max(delay, 0.0), self._expire, screen)
+        screen.expiry = asyncio.get_running_loop().call_later(max(delay, 0.0), screen.expire)
         self._metrics.set_gauge(M_SCREENS, len(self._screens))
         log.info(
             "screen open: %s %s hotline %s from %s (token %s)",
@@ -414,7 +324,7 @@ class Gateway:
             if scope.covers(r.call_id, r.hotline, r.agent_id)
         )
 
-    async def _receive_loop(self, screen: _Screen) -> None:
+    async def _receive_loop(self, screen: Screen) -> None:
         ws = screen.ws
         while True:
             frame = await ws.recv()
@@ -428,297 +338,94 @@ class Gateway:
             if isinstance(message, Follow):
                 await self._follow(screen, message)
             elif isinstance(message, Unfollow):
-                self._unfollow(screen, message.call_id)
-            elif isinstance(message, EditField | SubmitTicket | DispatchTicket):
-                await self._edit(screen, message)
-            else:
+                screen.drop_follow(message.call_id)
+                self._fanout.unfollow(message.call_id, screen)
+                screen.control(Unfollowed(message.call_id))
+            elif isinstance(message, Hello):
                 self._bad_message(screen, "unexpected_hello", "hello is only valid first")
+            else:
+                await self._edit(screen, message)
 
-    def _bad_message(self, screen: _Screen, reason: str, detail: str) -> None:
+    def _bad_message(self, screen: Screen, reason: str, detail: str) -> None:
         self._metrics.inc(M_BAD_MESSAGES, labels={"reason": reason})
         screen.bad_messages += 1
         log.debug("screen %r: bad message (%s)", screen, reason)
         if screen.bad_messages >= MAX_BAD_MESSAGES:
             log.info("screen %r closed after %d bad messages", screen, screen.bad_messages)
             error = Error("bad_message", "too_many", detail=f"{screen.bad_messages} bad messages")
-            self._terminate(screen, message_to_json(error), CLOSE_BAD_MESSAGES, "bad messages")
+            screen.terminate(message_to_json(error), CLOSE_BAD_MESSAGES, "bad messages")
             return
-        self._control(screen, Error("bad_message", reason, detail=detail[:200]))
+        screen.control(Error("bad_message", reason, detail=detail[:200]))
 
-    # --- follow ----------------------------------------------------------------------------
-
-    async def _follow(self, screen: _Screen, request: Follow) -> None:
+    async def _follow(self, screen: Screen, request: Follow) -> None:
         call_id = request.call_id
         if call_id in screen.follows:
-            self._refuse_follow(screen, call_id, "already_following", "unfollow first")
-            return
-        if len(screen.follows) >= MAX_FOLLOWS:
-            self._refuse_follow(screen, call_id, "too_many_follows", f"at most {MAX_FOLLOWS}")
-            return
-        record = await self._log.call(call_id)
-        if screen.closing:
-            return
-        if record is None:
-            self._refuse_follow(screen, call_id, "not_found", "no such call")
-            return
-        if not screen.scope.covers(record.call_id, record.hotline, record.agent_id):
-            log.info("screen %r: follow of a call outside its scope refused", screen)
-            self._refuse_follow(screen, call_id, "forbidden", "call outside your scope")
-            return
-        cursor: FollowCursor[_Keyed] = FollowCursor(request.after_seq, HISTORY_PAGE)
-        screen.follows[call_id] = cursor
-        self._followers.setdefault(call_id, set()).add(screen)
-        # Board events of this call still queued would come again, in order, from the follow.
-        after = request.after_seq
-        screen.outbox.discard(lambda item: item.call_id == call_id and item.seq > after)
-        if not self._control(screen, Following(call_id, after)):
-            return
-        task = asyncio.create_task(
-            self._catch_up(screen, call_id, cursor), name=f"follow {call_id}"
-        )
-        screen.catch_ups[call_id] = task
-        task.add_done_callback(lambda t: self._catch_up_done(screen, call_id, t))
+            self._refuse_call(
+                screen, M_FOLLOWS_REFUSED, call_id, "already_following", "unfollow first"
+            )
+        elif len(screen.follows) >= MAX_FOLLOWS:
+            detail = f"at most {MAX_FOLLOWS}"
+            self._refuse_call(screen, M_FOLLOWS_REFUSED, call_id, "too_many_follows", detail)
+        elif await self._in_scope(screen, call_id, "follow", M_FOLLOWS_REFUSED):
+            self._fanout.follow(call_id, screen)
+            screen.follow(call_id, request.after_seq, self._log.read)
 
-    async def _edit(self, screen: _Screen, request: TicketRequest) -> None:
+    async def _edit(self, screen: Screen, request: TicketRequest) -> None:
         """An agent's work-order action (edit, submit, dispatch): allowed on calls in the
         screen's scope, applied by the editor."""
         call_id = request.call_id
-        record = await self._log.call(call_id)
-        if screen.closing:
-            return
-        if record is None:
-            self._refuse_edit(screen, call_id, "not_found", "no such call")
-            return
-        if not screen.scope.covers(record.call_id, record.hotline, record.agent_id):
-            log.info("screen %r: edit of a call outside its scope refused", screen)
-            self._refuse_edit(screen, call_id, "forbidden", "call outside your scope")
+        if not await self._in_scope(screen, call_id, "edit", M_EDITS_REFUSED):
             return
         if self.ticket_editor is None:
-            self._refuse_edit(screen, call_id, "unavailable", "the work order is not enabled")
+            detail = "the work order is not enabled"
+            self._refuse_call(screen, M_EDITS_REFUSED, call_id, "unavailable", detail)
             return
         try:
             await self.ticket_editor(screen.claims.sub, request)
         except EditRefused as exc:
-            self._refuse_edit(screen, call_id, exc.code, exc.detail)
+            self._refuse_call(screen, M_EDITS_REFUSED, call_id, exc.code, exc.detail)
 
-    def _refuse_edit(self, screen: _Screen, call_id: str, code: str, detail: str) -> None:
-        self._metrics.inc("gateway_edits_refused_total", labels={"reason": code})
-        self._control(screen, Error(code, code, call_id=call_id, detail=detail[:200]))
+    async def _in_scope(self, screen: Screen, call_id: str, action: str, metric: str) -> bool:
+        """Is the call known and in the screen's scope? If not (and the screen is still open)
+        the screen is told so."""
+        record = await self._log.call(call_id)
+        if screen.closing:
+            return False
+        if record is None:
+            self._refuse_call(screen, metric, call_id, "not_found", "no such call")
+            return False
+        if not screen.scope.covers(record.call_id, record.hotline, record.agent_id):
+            log.info("screen %r: %s of a call outside its scope refused", screen, action)
+            self._refuse_call(screen, metric, call_id, "forbidden", "call outside your scope")
+            return False
+        return True
 
-    def _refuse_follow(self, screen: _Screen, call_id: str, code: str, detail: str) -> None:
-        self._metrics.inc(M_FOLLOWS_REFUSED, labels={"reason": code})
-        self._control(screen, Error(code, code, call_id=call_id, detail=detail))
-
-    def _unfollow(self, screen: _Screen, call_id: str) -> None:
-        self._drop_follow(screen, call_id)
-        self._control(screen, Unfollowed(call_id))
-
-    def _drop_follow(self, screen: _Screen, call_id: str) -> None:
-        screen.follows.pop(call_id, None)
-        task = screen.catch_ups.pop(call_id, None)
-        if task is not None:
-            task.cancel()
-        followers = self._followers.get(call_id)
-        if followers is not None:
-            followers.discard(screen)
-            if not followers:
-                del self._followers[call_id]
-
-    async def _catch_up(self, screen: _Screen, call_id: str, cursor: FollowCursor[_Keyed]) -> None:
-        """Send the call's history after the cursor, then hand over to live delivery."""
-        while True:
-            events = await self._log.read(call_id, cursor.position, HISTORY_PAGE)
-            for event in events:
-                while len(screen.outbox) >= screen.low_water and not screen.closing:
-                    screen.room.clear()
-                    await screen.room.wait()
-                if screen.closing or screen.follows.get(call_id) is not cursor:
-                    return
-                if cursor.on_history(event.seq):
-                    item = _Outgoing(event_to_json(event), call_id, event.seq)
-                    if not self._push(screen, item, event.coalesce_key()):
-                        return
-            if screen.closing or screen.follows.get(call_id) is not cursor:
-                return
-            # No await between the last enqueue and this check: see FollowCursor.
-            ready = cursor.finish_page(exhausted=len(events) < HISTORY_PAGE)
-            if ready is not None:
-                for item, key in ready:
-                    if not self._push(screen, item, key):
-                        return
-                return
-
-    def _catch_up_done(self, screen: _Screen, call_id: str, task: asyncio.Task[None]) -> None:
-        if screen.catch_ups.get(call_id) is task:
-            del screen.catch_ups[call_id]
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            log.error("screen %r: catch-up of a call failed", screen, exc_info=exc)
-            error = Error("internal", "history_read_failed", call_id=call_id)
-            self._terminate(screen, message_to_json(error), CloseCode.INTERNAL_ERROR, "internal")
-
-    # --- delivery --------------------------------------------------------------------------
+    def _refuse_call(
+        self, screen: Screen, metric: str, call_id: str, code: str, detail: str
+    ) -> None:
+        self._metrics.inc(metric, labels={"reason": code})
+        screen.control(Error(code, code, call_id=call_id, detail=detail[:200]))
 
     def _on_event(self, event: Event) -> None:
         """Event-log listener: route one durable event to the screens that want it."""
-        call_id = event.call_id
-        payload = event.payload
-        info = self._calls.get(call_id)
-        if info is None and isinstance(payload, CallStarted):
-            info = self._calls[call_id] = _CallInfo(payload.hotline, payload.agent_id)
-        targets: dict[_Screen, None] = {}
-        followers = self._followers.get(call_id)
-        if followers:
-            targets.update(dict.fromkeys(followers))
-        if info is not None and event.type in BOARD_TYPES:
-            hotline = info.hotline
-            targets.update(dict.fromkeys(self._board_hotline.get(hotline, ())))
-            targets.update(dict.fromkeys(self._board_agent.get((hotline, info.agent_id), ())))
-            for screen in self._board_call.get(call_id, ()):
-                if screen.scope.covers(call_id, hotline, info.agent_id):
-                    targets[screen] = None
-            if isinstance(payload, CallEnded):
-                del self._calls[call_id]
+        targets = self._fanout.targets(event)
         if not targets:
             return
-        item = _Outgoing(event_to_json(event), call_id, event.seq)
+        item = Outgoing(event_to_json(event), event.call_id, event.seq)
         key = event.coalesce_key()
+        board = event.type in BOARD_TYPES
         for screen in targets:
-            if screen.closing:
-                continue
-            cursor = screen.follows.get(call_id)
-            if cursor is not None:
-                if not cursor.on_live(event.seq, (item, key)):
-                    continue
-            elif event.type not in BOARD_TYPES:
-                continue
-            self._push(screen, item, key)
-
-    def _push(self, screen: _Screen, item: _Outgoing, key: Hashable | None = None) -> bool:
-        """Enqueue for one screen; False when the screen overflowed (and is being dropped)."""
-        result = screen.outbox.push(item, key)
-        if result is Pushed.OVERFLOW:
-            self._resync(screen)
-            return False
-        if result is Pushed.COALESCED:
-            self._metrics.inc(M_COALESCED)
-        screen.wakeup.set()
-        return True
-
-    def _control(self, screen: _Screen, message: ServerMessage) -> bool:
-        """Queue a control message behind the events already queued."""
-        if screen.closing:
-            return False
-        return self._push(screen, _Outgoing(message_to_json(message)))
-
-    async def _send_loop(self, screen: _Screen) -> None:
-        ws, outbox = screen.ws, screen.outbox
-        burst = 0
-        try:
-            while True:
-                if not outbox:
-                    screen.room.set()
-                    screen.wakeup.clear()
-                    burst = 0
-                    await screen.wakeup.wait()
-                    continue
-                item = outbox.pop()
-                if len(outbox) < screen.low_water:
-                    screen.room.set()
-                await ws.send(item.text)
-                if item.call_id is not None:
-                    self._metrics.inc(M_EVENTS_SENT)
-                burst += 1
-                if burst >= SEND_BURST:
-                    burst = 0
-                    await asyncio.sleep(0)  # let other screens' senders and the log run
-        except ConnectionClosed:
-            return
-        except Exception:
-            log.exception("screen %r: sender failed", screen)
-            self._terminate(screen, None, CloseCode.INTERNAL_ERROR, "internal error")
-
-    # --- ending screens --------------------------------------------------------------------
-
-    def _resync(self, screen: _Screen) -> None:
-        if screen.closing:
-            return
-        self._metrics.inc(M_RESYNCS)
-        log.warning(
-            "screen %r too slow (%d messages queued): told to resync", screen, len(screen.outbox)
-        )
-        message = message_to_json(Resync("slow_consumer"))
-        self._terminate(screen, message, CLOSE_RESYNC, "slow consumer")
-
-    def _expire(self, screen: _Screen) -> None:
-        if screen.closing:
-            return
-        self._metrics.inc(M_EXPIRED)
-        log.info("screen %r: token expired, closing", screen)
-        message = message_to_json(Error("auth_failed", "expired"))
-        self._terminate(screen, message, CLOSE_AUTH_FAILED, "token expired")
-
-    def _terminate(self, screen: _Screen, message: str | None, code: int, reason: str) -> None:
-        """Stop delivering to a screen, write ``message`` past its queue, close with ``code``.
-
-        Synchronous (the log listener may call it); the closing handshake runs in a task.
-        """
-        if screen.closing:
-            return
-        screen.closing = True
-        self._detach(screen)
-        screen.outbox.clear()
-        task = asyncio.create_task(self._close_ws(screen.ws, message, code, reason))
-        self._closers.add(task)
-        task.add_done_callback(self._closers.discard)
+            screen.deliver(event, item, key, board)
 
     async def _close_ws(
         self, ws: ServerConnection, message: str | None, code: int, reason: str
     ) -> None:
-        """Write ``message`` and a close frame now, even if the peer stopped reading.
+        await close_ws(ws, message, code, reason, self._close_timeout)
 
-        ``send`` and ``close`` write their frame before they wait for the transport to drain, so
-        starting both as tasks puts both frames on the wire in order; a peer that does not
-        answer the close within the close timeout is aborted.
-        """
-        tasks: list[asyncio.Task[None]] = []
-        if message is not None:
-            tasks.append(asyncio.create_task(ws.send(message)))
-        closer = asyncio.create_task(ws.close(code, reason))
-        tasks.append(closer)
-        _, pending = await asyncio.wait({closer}, timeout=self._close_timeout)
-        if pending:
-            ws.transport.abort()
-        await asyncio.wait(tasks, timeout=self._close_timeout)
-        for task in tasks:
-            if task.done() and not task.cancelled():
-                task.exception()  # retrieved: ConnectionClosed here is expected
-            else:
-                task.cancel()
-
-    def _detach(self, screen: _Screen) -> None:
-        """Remove a screen from every routing index and stop its tasks (idempotent)."""
-        for call_id in list(screen.follows):
-            self._drop_follow(screen, call_id)
-        scope = screen.scope
-        if scope.whole_hotline:
-            _discard(self._board_hotline, scope.hotline, screen)
-        else:
-            _discard(self._board_agent, (scope.hotline, scope.sub), screen)
-            for call_id in scope.extra_calls:
-                _discard(self._board_call, call_id, screen)
-        if screen.sender is not None:
-            screen.sender.cancel()
-        if screen.expiry is not None:
-            screen.expiry.cancel()
-
-    def _release(self, screen: _Screen) -> None:
+    def _release(self, screen: Screen) -> None:
         """The connection handler ended: forget the screen."""
-        screen.closing = True
-        self._detach(screen)
-        screen.outbox.clear()
+        self._fanout.remove_screen(screen, screen.follows)
+        screen.stop()
         if screen in self._screens:
             self._screens.remove(screen)
             self._metrics.set_gauge(M_SCREENS, len(self._screens))
@@ -728,11 +435,3 @@ class Gateway:
 def _http_response(reply: StaticReply) -> Response:
     status = http.HTTPStatus(reply.status)
     return Response(reply.status, status.phrase, Headers(reply.headers), reply.body)
-
-
-def _discard(index: dict[_K, set[_Screen]], key: _K, screen: _Screen) -> None:
-    members = index.get(key)
-    if members is not None:
-        members.discard(screen)
-        if not members:
-            del index[key]

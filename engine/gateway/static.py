@@ -99,9 +99,6 @@ class StaticSite:
     def paths(self) -> tuple[str, ...]:
         return tuple(sorted(self._by_path))
 
-    def serves(self, path: str) -> bool:
-        return path in self._by_path
-
     def reply(self, path: str, if_none_match: str | None = None) -> StaticReply | None:
         """The answer to ``GET path``; None when the path is not one of the web files."""
         item = self._by_path.get(path)
