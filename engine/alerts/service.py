@@ -1,8 +1,8 @@
 """The alert cores' I/O edge: committed call events in, emotion/risk/coaching events out.
 
-:class:`AlertService` subscribes to the :class:`~jiesu.engine.eventlog.EventLog` (the same
-subscription point the assist stages use: it sees what the screens see, once durable) and
-runs, per call, the pure cores of this package:
+:class:`AlertService` follows the event log through a :class:`~jiesu.engine.follower.Follower`
+(as the assist stages do: it sees what the screens see, once durable, each call in ``seq``
+order on its own worker) and runs, per call, the pure cores of this package:
 
 * caller (or mixed-leg) partials and finals -> :func:`~.risk.risk_step` (urgent, first);
 * caller finals -> text emotion (on a worker thread: the model never runs on the loop) ->
@@ -18,10 +18,10 @@ utterance is judged on text alone.
 Calls are tracked up to ``max_calls``; a call whose ``call.ended`` never came is forgotten
 oldest-first beyond that (``alerts_calls_evicted_total``).
 
-Queue policy: one bounded queue for the service; the log listener never blocks. Partials are
-only queued while the queue is under half full (a later partial or the final carries the same
-words); anything arriving at a full queue is dropped and counted
-(``alerts_events_dropped_total{type=...}``), never blocking the call.
+Queue policy: the follower's (a bounded queue per call, the missed events read back from the
+log, ``alerts_queue_overflows_total``): no final or call event is lost. Partials are skippable:
+only queued while the call's queue is under half full, and not read back (a later partial or
+the final carries the same words).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from jiesu.engine.events import (
     TranscriptFinal,
     TranscriptPartial,
 )
+from jiesu.engine.follower import Follower
 from jiesu.engine.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,14 @@ _RELEVANT = (CallStarted, CallEnded, TranscriptFinal, TranscriptPartial)
 _RISK_LEGS = (Leg.CALLER, Leg.MIXED)
 #: Seconds of caller audio kept per call for prosody (a final lags its audio by ~1-2 s).
 RING_S = 40.0
+
+
+def _wanted(event: Event) -> bool:
+    """Call events, finals and the partials the risk rules read (caller or mixed leg)."""
+    payload = event.payload
+    if isinstance(payload, TranscriptPartial):
+        return payload.leg in _RISK_LEGS
+    return isinstance(payload, _RELEVANT)
 
 
 @dataclass
@@ -90,7 +99,7 @@ class AlertService:
         config: AlertsConfig,
         model: TextEmotionModel,
         *,
-        queue_limit: int = 4096,
+        queue_limit: int = 256,
         tick_s: float = 1.0,
         max_calls: int = 2000,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
@@ -101,15 +110,21 @@ class AlertService:
         self._risk_rules: RiskRules = config.risk_rules()
         self._emotion: EmotionSettings = config.emotion_settings(model.active_thresholds())
         self._coach: CoachSettings = config.coach
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_limit)
+        self._follower = Follower(
+            event_log,
+            self._handle,
+            metrics,
+            name="alerts",
+            wants=_wanted,
+            skippable=lambda e: isinstance(e.payload, TranscriptPartial),
+            queue_limit=queue_limit,
+            max_calls=max_calls,
+        )
         self._tick_s = tick_s
         self._clock_ms = clock_ms
         self._calls: OrderedDict[str, _Call] = OrderedDict()
         self._max_calls = max_calls
-        self._busy = False
-        self._progress = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._unsubscribe: Callable[[], None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="alerts")
 
     async def warm_up(self) -> None:
@@ -118,42 +133,21 @@ class AlertService:
         await loop.run_in_executor(self._compute, self._model.predict, "您好，我想反映一个问题")
 
     async def start(self) -> None:
-        self._unsubscribe = self._log.subscribe(self._on_event)
-        self._tasks = [
-            asyncio.create_task(self._work(), name="alerts"),
-            asyncio.create_task(self._ticks(), name="alerts clock"),
-        ]
+        self._follower.start()
+        self._ticker = asyncio.create_task(self._ticks(), name="alerts clock")
 
-    async def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+    async def close(self, drain_s: float = 30.0) -> None:
+        """Stop listening and the clock, finish what is queued (at most ``drain_s``)."""
+        await self._follower.close(drain_s)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
         await asyncio.to_thread(self._compute.shutdown, wait=True)  # never stall the loop
 
     async def idle(self) -> None:
-        """Wait until every event queued so far has been handled (tests, shutdown)."""
-        while self._busy or not self._queue.empty():
-            self._progress.clear()
-            await self._progress.wait()
-
-    # --- listener (on the loop, never blocks) ------------------------------------------------
-
-    def _on_event(self, event: Event) -> None:
-        payload = event.payload
-        if not isinstance(payload, _RELEVANT):
-            return
-        if isinstance(payload, TranscriptPartial) and (
-            payload.leg not in _RISK_LEGS or self._queue.qsize() * 2 >= self._queue.maxsize
-        ):
-            return
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self._metrics.inc("alerts_events_dropped_total", labels={"type": event.type})
+        """Wait until every event published so far has been handled (tests, shutdown)."""
+        await self._follower.idle()
 
     def audio(self, chunk: AudioChunk) -> None:
         """A chunk as it passes the router (on the loop): kept for the caller's prosody."""
@@ -186,21 +180,7 @@ class AlertService:
         text = self._model.predict(final.text)
         return text, measure(pcm, final.text) if pcm is not None else None
 
-    # --- worker --------------------------------------------------------------------------------
-
-    async def _work(self) -> None:
-        while True:
-            event = await self._queue.get()
-            self._busy = True
-            try:
-                await self._handle(event)
-            except Exception:
-                # A bug in one rule must not stop the alerts of every other call.
-                self._metrics.inc("alerts_errors_total", labels={"event": event.type})
-                log.exception("alerts: call %s: %s failed", event.call_id, event.type)
-            finally:
-                self._busy = False
-                self._progress.set()
+    # --- a call's worker (the follower's) -------------------------------------------------
 
     async def _handle(self, event: Event) -> None:
         payload = event.payload
