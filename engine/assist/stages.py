@@ -120,7 +120,6 @@ class AssistService:
             wants=lambda e: isinstance(e.payload, _RELEVANT),
             on_evict=self._forget,
             queue_limit=queue_limit,
-            finished_kept=FINISHED_KEPT,
         )
         self._closed = False
         # One thread for the models (filler) and one that owns the store's connection.
