@@ -2,15 +2,17 @@
 
 :class:`Follower` subscribes to the :class:`~jiesu.engine.eventlog.EventLog` (so a service sees
 what the screens see, once durable) and hands each call's events to the service's handler in
-``seq`` order, on one worker task per call. The listener never blocks: it puts the event on the
-call's bounded queue. Overflow policy: when the queue is full, events are not queued; once the
-worker has drained the queue it reads what it missed back from the log by ``seq`` (skipping what
-it handled), so nothing is lost and memory stays bounded (``{name}_queue_overflows_total``).
+``seq`` order, with the call's state (the service's, made by ``new_state``), on one worker task
+per call. The listener never blocks: it puts the event on the call's bounded queue. Overflow
+policy: when the queue is full, events are not queued; once the worker has drained the queue it
+reads what it missed back from the log by ``seq`` (skipping what it handled), so nothing is lost
+and memory stays bounded (``{name}_queue_overflows_total``).
 Only events the service calls *skippable* (alert partials: a later partial or the final carries
 the same words) are left out under pressure: not queued while the queue is half full, not read
 back. A call ends once its ``call.ended`` is handled; an end alone opens no worker, and ended
-or evicted calls (beyond ``max_calls``, oldest first) are remembered, boundedly, so that late
-events open none. A handler's exception is logged and counted (``{name}_errors_total``).
+or evicted calls (beyond ``max_calls``, oldest first: ``{name}_calls_evicted_total``) are
+remembered, boundedly (with their last state if ``keep_finished``), so that late events open
+none. A handler's exception is logged and counted (``{name}_errors_total``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import CallEnded, Event
@@ -27,14 +30,15 @@ from jiesu.engine.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Event], Awaitable[None]]
+S = TypeVar("S")
 #: Ended call ids remembered so that their late events open no new worker.
 FINISHED_KEPT = 1000
 
 
 @dataclass(eq=False)
-class _Call:
+class _Call(Generic[S]):
     call_id: str
+    state: S
     queue: asyncio.Queue[Event]
     worker: asyncio.Task[None] | None = None
     #: Highest seq handled: events at or below it (seen twice after an overflow) are skipped.
@@ -47,35 +51,37 @@ class _Call:
     ended: bool = False
 
 
-class Follower:
+class Follower(Generic[S]):
     """Per-call, in-order delivery of a service's events from the log; see the module doc."""
 
     def __init__(
         self,
         event_log: EventLog,
-        handle: Handler,
+        handle: Callable[[S, Event], Awaitable[None]],
         metrics: Metrics,
         *,
         name: str,
+        new_state: Callable[[str], S],
         wants: Callable[[Event], bool],
         skippable: Callable[[Event], bool] = lambda _e: False,
-        on_evict: Callable[[str], None] = lambda _c: None,
         queue_limit: int = 256,
         max_calls: int = 2000,
         finished_kept: int = FINISHED_KEPT,
+        keep_finished: bool = False,
     ) -> None:
         self._log = event_log
         self._handle_event = handle
         self._metrics = metrics
         self._name = name
+        self._new_state = new_state
         self._wants = wants
         self._skippable = skippable
-        self._on_evict = on_evict
         self._queue_limit = queue_limit
         self._max_calls = max_calls
         self._finished_kept = finished_kept
-        self._calls: OrderedDict[str, _Call] = OrderedDict()
-        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._keep_finished = keep_finished
+        self._calls: OrderedDict[str, _Call[S]] = OrderedDict()
+        self._finished: OrderedDict[str, S | None] = OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
         #: Set whenever a worker finishes an item or ends (what the waits below wait on).
         self._progress = asyncio.Event()
@@ -108,6 +114,24 @@ class Follower:
         while call_id in self._calls:
             await self._wait_progress()
 
+    def state(self, call_id: str) -> S | None:
+        """The state of a call followed, or kept from a finished one."""
+        call = self._calls.get(call_id)
+        return call.state if call is not None else self._finished.get(call_id)
+
+    def states(self) -> list[tuple[str, S]]:
+        """The calls followed now, oldest first, with their states."""
+        return [(call_id, call.state) for call_id, call in self._calls.items()]
+
+    def open(self, call_id: str) -> S | None:
+        """The state of a call followed, opened now if new; None for a finished call."""
+        call = self._calls.get(call_id)
+        if call is None:
+            if call_id in self._finished:
+                return None
+            call = self._open(call_id)
+        return call.state
+
     async def _wait_progress(self) -> None:
         self._progress.clear()
         await self._progress.wait()
@@ -133,7 +157,7 @@ class Follower:
             call.overflow = True
             self._metrics.inc(f"{self._name}_queue_overflows_total")
 
-    def _open(self, call_id: str) -> _Call:
+    def _open(self, call_id: str) -> _Call[S]:
         while len(self._calls) >= self._max_calls:
             # The oldest call not already ending (one being finished is left to finish).
             first = next(iter(self._calls))
@@ -141,21 +165,22 @@ class Follower:
             old = self._calls.pop(evicted)
             if old.worker is not None:
                 old.worker.cancel()
-            self._remember(evicted)
+            self._remember(evicted, None)
+            self._metrics.inc(f"{self._name}_calls_evicted_total")
             log.warning("%s: call %s evicted (no call.ended came)", self._name, evicted)
-            self._on_evict(evicted)
-        call = self._calls[call_id] = _Call(call_id, asyncio.Queue(self._queue_limit))
+        call = _Call(call_id, self._new_state(call_id), asyncio.Queue(self._queue_limit))
+        self._calls[call_id] = call
         call.worker = asyncio.create_task(self._work(call), name=f"{self._name} {call_id}")
         return call
 
-    def _remember(self, call_id: str) -> None:
-        self._finished[call_id] = None
+    def _remember(self, call_id: str, state: S | None) -> None:
+        self._finished[call_id] = state
         while len(self._finished) > self._finished_kept:
             self._finished.popitem(last=False)
 
     # --- per-call worker -------------------------------------------------------------------
 
-    async def _work(self, call: _Call) -> None:
+    async def _work(self, call: _Call[S]) -> None:
         try:
             while not call.ended:
                 event = await call.queue.get()
@@ -171,7 +196,7 @@ class Follower:
             if self._calls.get(call.call_id) is call:
                 del self._calls[call.call_id]
                 if call.ended:
-                    self._remember(call.call_id)
+                    self._remember(call.call_id, call.state if self._keep_finished else None)
             self._progress.set()
 
     async def catch_up(self, call_id: str) -> None:
@@ -187,7 +212,7 @@ class Follower:
             if self._wants(missed) and not self._skippable(missed):
                 await self._handle(call, missed)
 
-    async def _handle(self, call: _Call, event: Event) -> None:
+    async def _handle(self, call: _Call[S], event: Event) -> None:
         if event.seq <= call.last_seq:
             return
         call.last_seq = event.seq
@@ -196,7 +221,7 @@ class Follower:
             return
         call.ending = call.ending or ends
         try:
-            await self._handle_event(event)
+            await self._handle_event(call.state, event)
         except Exception:
             # A bug in one step must not stop the call's other events.
             self._metrics.inc(f"{self._name}_errors_total", labels={"event": event.type})

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -115,6 +114,7 @@ class AlertService:
             self._handle,
             metrics,
             name="alerts",
+            new_state=lambda _c: _Call(),
             wants=_wanted,
             skippable=lambda e: isinstance(e.payload, TranscriptPartial),
             queue_limit=queue_limit,
@@ -122,8 +122,6 @@ class AlertService:
         )
         self._tick_s = tick_s
         self._clock_ms = clock_ms
-        self._calls: OrderedDict[str, _Call] = OrderedDict()
-        self._max_calls = max_calls
         self._ticker: asyncio.Task[None] | None = None
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="alerts")
 
@@ -153,25 +151,13 @@ class AlertService:
         """A chunk as it passes the router (on the loop): kept for the caller's prosody."""
         if chunk.leg not in _RISK_LEGS:
             return
-        call = self._call(chunk.call_id)
+        call = self._follower.open(chunk.call_id)
+        if call is None:
+            return  # the call has ended
         ring = call.audio.get(chunk.leg)
         if ring is None:
             ring = call.audio[chunk.leg] = PcmRing(RING_S, chunk.rate)
         ring.append(chunk.t_media_ms, chunk.pcm)
-
-    def _call(self, call_id: str) -> _Call:
-        call = self._calls.get(call_id)
-        if call is None:
-            call = self._calls[call_id] = _Call()
-            while len(self._calls) > self._max_calls:
-                forgotten, _ = self._calls.popitem(last=False)
-                self._metrics.inc("alerts_calls_evicted_total")
-                log.warning(
-                    "alerts: forgot call %s (no call.ended; over %d calls)",
-                    forgotten,
-                    self._max_calls,
-                )
-        return call
 
     def _evidence(
         self, final: TranscriptFinal, pcm: npt.NDArray[np.int16] | None
@@ -182,9 +168,8 @@ class AlertService:
 
     # --- a call's worker (the follower's) -------------------------------------------------
 
-    async def _handle(self, event: Event) -> None:
+    async def _handle(self, call: _Call, event: Event) -> None:
         payload = event.payload
-        call = self._call(event.call_id)
         call.offset_ms = event.t_wall - event.t_media
         out: list[Payload] = []
         if isinstance(payload, CallStarted | CallEnded):
@@ -213,8 +198,6 @@ class AlertService:
             call.coach, tips = coach_step(call.coach, payload, self._coach)
             out.extend(tips)
         await self._append(event.call_id, event.t_media, out)
-        if isinstance(payload, CallEnded):
-            self._calls.pop(event.call_id, None)
 
     async def _append(self, call_id: str, t_media: int, payloads: list[Payload]) -> None:
         if payloads:
@@ -227,7 +210,7 @@ class AlertService:
         while True:
             await asyncio.sleep(self._tick_s)
             now = self._clock_ms()
-            for call_id, call in list(self._calls.items()):
+            for call_id, call in self._follower.states():
                 if call.offset_ms is None:
                     continue
                 t_media = now - call.offset_ms

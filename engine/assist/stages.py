@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,8 +63,6 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 _RELEVANT = (CallStarted, TranscriptFinal, CallEnded)
-#: Finished calls whose order can still be edited (wrap-up), oldest forgotten first.
-FINISHED_KEPT = 1000
 #: Caller keys waiting for their call's first event.
 MAX_PENDING_KEYS = 10_000
 
@@ -108,8 +105,6 @@ class AssistService:
         self._store = store
         self._keyer = caller_keyer
         self._clock_ms = clock_ms
-        self._calls: dict[str, _Call] = {}
-        self._finished: OrderedDict[str, _Call] = OrderedDict()
         #: Caller keys handed over by the ingest before the call's first event.
         self._pending_keys: dict[str, tuple[str, str]] = {}
         self._follower = Follower(
@@ -117,9 +112,11 @@ class AssistService:
             self._handle,
             metrics,
             name="assist",
+            new_state=_Call,
             wants=lambda e: isinstance(e.payload, _RELEVANT),
-            on_evict=self._forget,
             queue_limit=queue_limit,
+            # Finished calls' orders can still be edited (wrap-up), oldest forgotten first.
+            keep_finished=True,
         )
         self._closed = False
         # One thread for the models (filler) and one that owns the store's connection.
@@ -161,19 +158,12 @@ class AssistService:
         await self._follower.call_done(call_id)
 
     def order(self, call_id: str) -> FillerState | None:
-        call = self._calls.get(call_id) or self._finished.get(call_id)
+        call = self._follower.state(call_id)
         return call.state if call is not None else None
 
     # --- a call's worker (the follower's) -------------------------------------------------
 
-    def _forget(self, call_id: str) -> None:
-        """The follower evicted the call (its ``call.ended`` never came)."""
-        self._calls.pop(call_id, None)
-
-    async def _handle(self, event: Event) -> None:
-        call = self._calls.get(event.call_id)
-        if call is None:
-            call = self._calls[event.call_id] = _Call(event.call_id)
+    async def _handle(self, call: _Call, event: Event) -> None:
         call.t_media = max(call.t_media, event.t_media)
         async with call.lock:
             payload = event.payload
@@ -182,11 +172,6 @@ class AssistService:
             elif isinstance(payload, TranscriptFinal):
                 await self._final(call, event, payload)
             elif isinstance(payload, CallEnded):
-                # Kept for wrap-up edits (first: a failing save must not lose the order).
-                del self._calls[call.call_id]
-                self._finished[call.call_id] = call
-                while len(self._finished) > FINISHED_KEPT:
-                    self._finished.popitem(last=False)
                 await self._save(call)
 
     def _ensure_state(self, call: _Call, t_wall: int) -> FillerState:
@@ -322,7 +307,7 @@ class AssistService:
 
     async def edit(self, sub: str, request: TicketRequest) -> None:
         """Apply an agent's work-order action (the gateway's field editor); raises EditRefused."""
-        call = self._calls.get(request.call_id) or self._finished.get(request.call_id)
+        call = self._follower.state(request.call_id)
         if call is None or call.state is None:
             raise EditRefused("not_active", "no work order for this call in this engine")
         if isinstance(request, EditField):

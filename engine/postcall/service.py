@@ -86,17 +86,14 @@ class PostcallService:
         self._settle = settle
         self._settle_s = settle_s
         self._late_s = late_s
-        self._max_lines = max_lines
-        self._max_marks = max_marks
         self._clock_ms = clock_ms
-        self._calls: dict[str, CallRecorder] = {}
         self._follower = Follower(
             event_log,
             self._on_event,
             metrics,
             name="postcall",
+            new_state=lambda c: CallRecorder(c, max_lines=max_lines, max_marks=max_marks),
             wants=lambda e: isinstance(e.payload, _FOLLOWED),
-            on_evict=self._evicted,
             max_calls=max_calls,
         )
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="postcall")
@@ -126,45 +123,32 @@ class PostcallService:
 
     # --- the call's worker -------------------------------------------------------------------
 
-    def _evicted(self, call_id: str) -> None:
-        self._calls.pop(call_id, None)
-        self._metrics.inc("postcall_calls_evicted_total")
-
-    async def _on_event(self, event: Event) -> None:
-        call_id = event.call_id
+    async def _on_event(self, recorder: CallRecorder, event: Event) -> None:
         if isinstance(event.payload, CallEnded):
-            if call_id in self._calls:
-                await self._finish(call_id, event)
+            await self._finish(recorder, event)
             return
-        recorder = self._calls.get(call_id)
-        if recorder is None:
-            recorder = self._calls[call_id] = CallRecorder(
-                call_id, max_lines=self._max_lines, max_marks=self._max_marks
-            )
         before = recorder.dropped
         recorder.add(event)
         if recorder.dropped > before:
             self._metrics.inc("postcall_dropped_total")
 
-    async def _finish(self, call_id: str, ended: Event) -> None:
-        # A failure is logged and counted by the follower (postcall_errors_total{event}).
-        try:
-            settled = await self._settled(call_id, self._settle_s)
-            recorder = self._calls[call_id]
+    async def _finish(self, recorder: CallRecorder, ended: Event) -> None:
+        """On the call's worker (a failure is logged and counted by the follower,
+        ``postcall_errors_total{event}``)."""
+        call_id = ended.call_id
+        settled = await self._settled(call_id, self._settle_s)
+        await self._follower.catch_up(call_id)
+        record = await self._publish(call_id, ended, recorder.finish(ended.t_media))
+        if not settled:
+            # Scored in time with the fields in so far; once the order is complete, the
+            # result is replaced if it changed (a second qa.result / call.summary).
+            self._metrics.inc("postcall_settle_timeouts_total")
+            await self._settled(call_id, self._late_s)
             await self._follower.catch_up(call_id)
-            record = await self._publish(call_id, ended, recorder.finish(ended.t_media))
-            if not settled:
-                # Scored in time with the fields in so far; once the order is complete, the
-                # result is replaced if it changed (a second qa.result / call.summary).
-                self._metrics.inc("postcall_settle_timeouts_total")
-                await self._settled(call_id, self._late_s)
-                await self._follower.catch_up(call_id)
-                final = recorder.finish(ended.t_media)
-                if final != record:
-                    self._metrics.inc("postcall_rescored_total")
-                    await self._publish(call_id, ended, final)
-        finally:
-            self._calls.pop(call_id, None)
+            final = recorder.finish(ended.t_media)
+            if final != record:
+                self._metrics.inc("postcall_rescored_total")
+                await self._publish(call_id, ended, final)
 
     async def _settled(self, call_id: str, timeout_s: float) -> bool:
         """Wait for the work-order stage to finish the call; False after ``timeout_s``."""

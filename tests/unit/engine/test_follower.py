@@ -45,7 +45,8 @@ class Recorder:
     fail_on: str = ""
     also: Callable[[Event], Awaitable[None]] | None = None
 
-    async def __call__(self, event: Event) -> None:
+    async def __call__(self, state: list[int], event: Event) -> None:
+        state.append(event.seq)
         self.seen.append(event)
         self.entered.set()
         if self.gate is not None:
@@ -69,12 +70,16 @@ async def log(tmp_path: Path) -> AsyncIterator[EventLog]:
         await event_log.close()
 
 
-def follower(log: EventLog, handler: Recorder, metrics: Metrics, **kwargs: object) -> Follower:
-    f = Follower(
+def follower(
+    log: EventLog, handler: Recorder, metrics: Metrics, **kwargs: object
+) -> Follower[list[int]]:
+    """A follower whose per-call state is the list of seqs handed over."""
+    f: Follower[list[int]] = Follower(
         log,
         handler,
         metrics,
         name="test",
+        new_state=lambda _c: [],
         wants=lambda e: True,
         **kwargs,  # type: ignore[arg-type]
     )
@@ -212,16 +217,30 @@ async def test_catch_up_from_the_handler_sees_what_was_committed_meanwhile(
 
 async def test_bookkeeping_is_bounded(log: EventLog) -> None:
     metrics, handler = Metrics(), Recorder()
-    evicted: list[str] = []
-    f = follower(log, handler, metrics, max_calls=2, finished_kept=3, on_evict=evicted.append)
+    f = follower(log, handler, metrics, max_calls=2, finished_kept=3)
     await log.append("old", 0, STARTED)
     await log.append("mid", 0, STARTED)
     await log.append("new", 0, STARTED)  # evicts "old": its call.ended never came
     await log.append("old", 1, final(1))  # an evicted call is not reopened
-    assert evicted == ["old"]
+    assert metrics.value("test_calls_evicted_total") == 1
+    assert f.open("old") is None and f.state("old") is None
     for i in range(6):
         await play(log, f"done{i}", [STARTED, CallEnded("hangup")])
     await f.idle()
     assert len(f._finished) == 3 and len(f._calls) <= 2
     assert handler.seqs("old") == [1]
+    await f.close()
+
+
+async def test_state_is_the_services_and_kept_after_the_end_if_asked(log: EventLog) -> None:
+    metrics, handler = Metrics(), Recorder()
+    f = follower(log, handler, metrics, keep_finished=True)
+    assert f.open("a") == []  # opened before its first event (as the router's audio does)
+    await play(log, "a", [STARTED, final(1)])
+    await f.idle()
+    assert f.states() == [("a", [1, 2])]
+    await log.append("a", 2, CallEnded("hangup"))
+    await f.call_done("a")
+    assert f.state("a") == [1, 2, 3] and f.states() == []
+    assert f.open("a") is None, "a finished call is not reopened"
     await f.close()
