@@ -9,7 +9,8 @@ reads what it missed back from the log by ``seq`` (skipping what it handled), so
 and memory stays bounded (``{name}_queue_overflows_total``).
 Only events the service calls *skippable* (alert partials: a later partial or the final carries
 the same words) are left out under pressure: not queued while the queue is half full, not read
-back. A call ends once its ``call.ended`` is handled; an end alone opens no worker, and ended
+back. A call ends once its ``call.ended`` is handled (``wants`` must take it); an end alone
+opens no worker, and ended
 or evicted calls (beyond ``max_calls``, oldest first: ``{name}_calls_evicted_total``) are
 remembered, boundedly (with their last state if ``keep_finished``), so that late events open
 none. A handler's exception is logged and counted (``{name}_errors_total``).
@@ -125,12 +126,8 @@ class Follower(Generic[S]):
 
     def open(self, call_id: str) -> S | None:
         """The state of a call followed, opened now if new; None for a finished call."""
-        call = self._calls.get(call_id)
-        if call is None:
-            if call_id in self._finished:
-                return None
-            call = self._open(call_id)
-        return call.state
+        call = self._call(call_id)
+        return call.state if call is not None else None
 
     async def _wait_progress(self) -> None:
         self._progress.clear()
@@ -141,13 +138,11 @@ class Follower(Generic[S]):
     def _on_event(self, event: Event) -> None:
         if not self._wants(event):
             return
-        call = self._calls.get(event.call_id)
-        if call is None:
-            if isinstance(event.payload, CallEnded) or event.call_id in self._finished:
-                return
-            call = self._open(event.call_id)
-        if call.overflow:
-            return  # the worker re-reads from the log
+        if isinstance(event.payload, CallEnded) and event.call_id not in self._calls:
+            return
+        call = self._call(event.call_id)
+        if call is None or call.overflow:
+            return  # a finished call's late event; or the worker re-reads from the log
         queue = call.queue
         if self._skippable(event) and queue.qsize() * 2 >= queue.maxsize:
             return
@@ -157,7 +152,10 @@ class Follower(Generic[S]):
             call.overflow = True
             self._metrics.inc(f"{self._name}_queue_overflows_total")
 
-    def _open(self, call_id: str) -> _Call[S]:
+    def _call(self, call_id: str) -> _Call[S] | None:
+        """The call, opened if new (evicting the oldest beyond ``max_calls``); None if ended."""
+        if (call := self._calls.get(call_id)) is not None or call_id in self._finished:
+            return call
         while len(self._calls) >= self._max_calls:
             # The oldest call not already ending (one being finished is left to finish).
             first = next(iter(self._calls))

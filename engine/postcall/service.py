@@ -2,7 +2,8 @@
 
 :class:`PostcallService` follows the event log through a :class:`~jiesu.engine.follower.Follower`
 (like the alert and assist services; its queue policy) and records every call
-(:class:`~.record.CallRecorder`). On ``call.ended`` the call's worker waits (at most ``settle_s``) for the work-order stage to finish the call, so
+(:class:`~.record.CallRecorder`). On ``call.ended`` the call's worker waits (at most
+``settle_s``) for the work-order stage to finish the call, so
 the last finals' fields are in; then it scores the call (:func:`~.qa.score_call`) and summarises
 it (:func:`~.summary.summarise`) on a worker thread, stores both with the call
 (``TicketStore.save_qa`` / ``save_summary``, on the store's own thread) and only then appends
