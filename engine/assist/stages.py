@@ -63,8 +63,6 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 _RELEVANT = (CallStarted, TranscriptFinal, CallEnded)
-#: Caller keys waiting for their call's first event.
-MAX_PENDING_KEYS = 10_000
 
 
 @dataclass
@@ -105,8 +103,6 @@ class AssistService:
         self._store = store
         self._keyer = caller_keyer
         self._clock_ms = clock_ms
-        #: Caller keys handed over by the ingest before the call's first event.
-        self._pending_keys: dict[str, tuple[str, str]] = {}
         self._follower = Follower(
             event_log,
             self._handle,
@@ -146,11 +142,10 @@ class AssistService:
         await self._follower.idle()
 
     def open_call(self, call: IngestCall) -> None:
-        """Called by the ingest sink before the call's ``call.started`` is appended."""
-        self._pending_keys[call.call_id] = (call.caller_key, call.caller_masked)
-        while len(self._pending_keys) > MAX_PENDING_KEYS:
-            # A call whose call.started never came (refused while opening): forget the oldest.
-            del self._pending_keys[next(iter(self._pending_keys))]
+        """Called by the ingest sink before the call's ``call.started`` is appended: the caller's
+        key goes on the call's state (a call never started is evicted, as any that never ends)."""
+        if (state := self._follower.open(call.call_id)) is not None:
+            state.caller_key, state.caller_masked = call.caller_key, call.caller_masked
 
     async def call_done(self, call_id: str) -> None:
         """Wait until the call's worker has ended (its ``call.ended`` handled, the order saved);
@@ -180,8 +175,8 @@ class AssistService:
         return call.state
 
     async def _started(self, call: _Call, event: Event, payload: CallStarted) -> None:
-        key, masked = self._pending_keys.pop(call.call_id, ("", payload.caller_masked))
-        call.caller_key, call.caller_masked = key, masked or payload.caller_masked
+        key = call.caller_key
+        call.caller_masked = call.caller_masked or payload.caller_masked
         self._ensure_state(call, event.t_wall)
         history = CallerHistory(0, 0, (), "", "", "", "", 0)
         if self._store is not None:
