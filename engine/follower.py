@@ -157,10 +157,7 @@ class Follower(Generic[S]):
         if (call := self._calls.get(call_id)) is not None or call_id in self._finished:
             return call
         while len(self._calls) >= self._max_calls:
-            # The oldest call not already ending (one being finished is left to finish).
-            first = next(iter(self._calls))
-            evicted = next((c for c, v in self._calls.items() if not v.ending), first)
-            old = self._calls.pop(evicted)
+            evicted, old = self._calls.popitem(last=False)
             if old.worker is not None:
                 old.worker.cancel()
             self._remember(evicted, None)
