@@ -185,9 +185,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "p95_ms": worst,
         "target_p95_ms": TARGET_P95_MS,
         "target_met": bool(risk["n"] and emotion["n"] and worst <= TARGET_P95_MS),
-        "dropped_events": metrics.value(
-            "alerts_events_dropped_total", {"type": "transcript.final"}
-        ),
+        # No event is dropped any more (the follower reads an overflow back from the log).
+        "queue_overflows": metrics.value("alerts_queue_overflows_total"),
         "scope": "transcript event durable -> alert event delivered; add the speech core's final "
         "latency (jiesu bench latency) for end-of-utterance -> alert",
     }

@@ -203,21 +203,9 @@ class Runtime:
             await self.router.diarize.close()
         if self.assist is not None:
             # The last finals' fields and the final ticket save go in before the log closes.
-            try:
-                async with asyncio.timeout(ASSIST_DRAIN_S):
-                    await self.assist.idle()
-            except TimeoutError:
-                log.error(
-                    "assist: still busy after %.0f s at shutdown; stopping it", ASSIST_DRAIN_S
-                )
-            await self.assist.close()
+            await self.assist.close(drain_s=ASSIST_DRAIN_S)
         if self.alerts is not None:
-            try:
-                async with asyncio.timeout(ASSIST_DRAIN_S):
-                    await self.alerts.idle()
-            except TimeoutError:
-                log.error("alerts: still busy after %.0f s at shutdown", ASSIST_DRAIN_S)
-            await self.alerts.close()
+            await self.alerts.close(drain_s=ASSIST_DRAIN_S)
         if self.postcall is not None:
             # After the assist stages: the last calls' QA waits for their finished orders.
             await self.postcall.close(drain_s=ASSIST_DRAIN_S)

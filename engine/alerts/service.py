@@ -1,8 +1,8 @@
 """The alert cores' I/O edge: committed call events in, emotion/risk/coaching events out.
 
-:class:`AlertService` subscribes to the :class:`~jiesu.engine.eventlog.EventLog` (the same
-subscription point the assist stages use: it sees what the screens see, once durable) and
-runs, per call, the pure cores of this package:
+:class:`AlertService` follows the event log through a :class:`~jiesu.engine.follower.Follower`
+(as the assist stages do: it sees what the screens see, once durable, each call in ``seq``
+order on its own worker) and runs, per call, the pure cores of this package:
 
 * caller (or mixed-leg) partials and finals -> :func:`~.risk.risk_step` (urgent, first);
 * caller finals -> text emotion (on a worker thread: the model never runs on the loop) ->
@@ -18,10 +18,10 @@ utterance is judged on text alone.
 Calls are tracked up to ``max_calls``; a call whose ``call.ended`` never came is forgotten
 oldest-first beyond that (``alerts_calls_evicted_total``).
 
-Queue policy: one bounded queue for the service; the log listener never blocks. Partials are
-only queued while the queue is under half full (a later partial or the final carries the same
-words); anything arriving at a full queue is dropped and counted
-(``alerts_events_dropped_total{type=...}``), never blocking the call.
+Queue policy: the follower's (a bounded queue per call, the missed events read back from the
+log, ``alerts_queue_overflows_total``): no final or call event is lost. Partials are skippable:
+only queued while the call's queue is under half full, and not read back (a later partial or
+the final carries the same words).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from jiesu.engine.events import (
     TranscriptFinal,
     TranscriptPartial,
 )
+from jiesu.engine.follower import Follower
 from jiesu.engine.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,14 @@ _RELEVANT = (CallStarted, CallEnded, TranscriptFinal, TranscriptPartial)
 _RISK_LEGS = (Leg.CALLER, Leg.MIXED)
 #: Seconds of caller audio kept per call for prosody (a final lags its audio by ~1-2 s).
 RING_S = 40.0
+
+
+def _wanted(event: Event) -> bool:
+    """Call events, finals and the partials the risk rules read (caller or mixed leg)."""
+    payload = event.payload
+    if isinstance(payload, TranscriptPartial):
+        return payload.leg in _RISK_LEGS
+    return isinstance(payload, _RELEVANT)
 
 
 @dataclass
@@ -90,7 +98,7 @@ class AlertService:
         config: AlertsConfig,
         model: TextEmotionModel,
         *,
-        queue_limit: int = 4096,
+        queue_limit: int = 256,
         tick_s: float = 1.0,
         max_calls: int = 2000,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
@@ -101,15 +109,20 @@ class AlertService:
         self._risk_rules: RiskRules = config.risk_rules()
         self._emotion: EmotionSettings = config.emotion_settings(model.active_thresholds())
         self._coach: CoachSettings = config.coach
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_limit)
+        self._follower = Follower(
+            event_log,
+            self._handle,
+            metrics,
+            name="alerts",
+            new_state=lambda _c: _Call(),
+            wants=_wanted,
+            skippable=lambda e: isinstance(e.payload, TranscriptPartial),
+            queue_limit=queue_limit,
+            max_calls=max_calls,
+        )
         self._tick_s = tick_s
         self._clock_ms = clock_ms
-        self._calls: OrderedDict[str, _Call] = OrderedDict()
-        self._max_calls = max_calls
-        self._busy = False
-        self._progress = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._unsubscribe: Callable[[], None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="alerts")
 
     async def warm_up(self) -> None:
@@ -118,66 +131,33 @@ class AlertService:
         await loop.run_in_executor(self._compute, self._model.predict, "您好，我想反映一个问题")
 
     async def start(self) -> None:
-        self._unsubscribe = self._log.subscribe(self._on_event)
-        self._tasks = [
-            asyncio.create_task(self._work(), name="alerts"),
-            asyncio.create_task(self._ticks(), name="alerts clock"),
-        ]
+        self._follower.start()
+        self._ticker = asyncio.create_task(self._ticks(), name="alerts clock")
 
-    async def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+    async def close(self, drain_s: float = 30.0) -> None:
+        """Stop listening and the clock, finish what is queued (at most ``drain_s``)."""
+        await self._follower.close(drain_s)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
         await asyncio.to_thread(self._compute.shutdown, wait=True)  # never stall the loop
 
     async def idle(self) -> None:
-        """Wait until every event queued so far has been handled (tests, shutdown)."""
-        while self._busy or not self._queue.empty():
-            self._progress.clear()
-            await self._progress.wait()
-
-    # --- listener (on the loop, never blocks) ------------------------------------------------
-
-    def _on_event(self, event: Event) -> None:
-        payload = event.payload
-        if not isinstance(payload, _RELEVANT):
-            return
-        if isinstance(payload, TranscriptPartial) and (
-            payload.leg not in _RISK_LEGS or self._queue.qsize() * 2 >= self._queue.maxsize
-        ):
-            return
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self._metrics.inc("alerts_events_dropped_total", labels={"type": event.type})
+        """Wait until every event published so far has been handled (tests, shutdown)."""
+        await self._follower.idle()
 
     def audio(self, chunk: AudioChunk) -> None:
         """A chunk as it passes the router (on the loop): kept for the caller's prosody."""
         if chunk.leg not in _RISK_LEGS:
             return
-        call = self._call(chunk.call_id)
+        call = self._follower.open(chunk.call_id)
+        if call is None:
+            return  # the call has ended
         ring = call.audio.get(chunk.leg)
         if ring is None:
             ring = call.audio[chunk.leg] = PcmRing(RING_S, chunk.rate)
         ring.append(chunk.t_media_ms, chunk.pcm)
-
-    def _call(self, call_id: str) -> _Call:
-        call = self._calls.get(call_id)
-        if call is None:
-            call = self._calls[call_id] = _Call()
-            while len(self._calls) > self._max_calls:
-                forgotten, _ = self._calls.popitem(last=False)
-                self._metrics.inc("alerts_calls_evicted_total")
-                log.warning(
-                    "alerts: forgot call %s (no call.ended; over %d calls)",
-                    forgotten,
-                    self._max_calls,
-                )
-        return call
 
     def _evidence(
         self, final: TranscriptFinal, pcm: npt.NDArray[np.int16] | None
@@ -186,25 +166,10 @@ class AlertService:
         text = self._model.predict(final.text)
         return text, measure(pcm, final.text) if pcm is not None else None
 
-    # --- worker --------------------------------------------------------------------------------
+    # --- a call's worker (the follower's) -------------------------------------------------
 
-    async def _work(self) -> None:
-        while True:
-            event = await self._queue.get()
-            self._busy = True
-            try:
-                await self._handle(event)
-            except Exception:
-                # A bug in one rule must not stop the alerts of every other call.
-                self._metrics.inc("alerts_errors_total", labels={"event": event.type})
-                log.exception("alerts: call %s: %s failed", event.call_id, event.type)
-            finally:
-                self._busy = False
-                self._progress.set()
-
-    async def _handle(self, event: Event) -> None:
+    async def _handle(self, call: _Call, event: Event) -> None:
         payload = event.payload
-        call = self._call(event.call_id)
         call.offset_ms = event.t_wall - event.t_media
         out: list[Payload] = []
         if isinstance(payload, CallStarted | CallEnded):
@@ -233,8 +198,6 @@ class AlertService:
             call.coach, tips = coach_step(call.coach, payload, self._coach)
             out.extend(tips)
         await self._append(event.call_id, event.t_media, out)
-        if isinstance(payload, CallEnded):
-            self._calls.pop(event.call_id, None)
 
     async def _append(self, call_id: str, t_media: int, payloads: list[Payload]) -> None:
         if payloads:
@@ -247,7 +210,7 @@ class AlertService:
         while True:
             await asyncio.sleep(self._tick_s)
             now = self._clock_ms()
-            for call_id, call in list(self._calls.items()):
+            for call_id, call in self._follower.states():
                 if call.offset_ms is None:
                     continue
                 t_media = now - call.offset_ms

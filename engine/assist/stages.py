@@ -1,8 +1,8 @@
 """The assist stages' I/O edge: committed call events in, work-order events and tickets out.
 
-:class:`AssistService` subscribes to the :class:`~jiesu.engine.eventlog.EventLog` (so it sees
-exactly what the screens see, in ``seq`` order, only once durable). Per call it keeps a bounded
-queue and one worker task:
+:class:`AssistService` follows the event log through a :class:`~jiesu.engine.follower.Follower`
+(so it sees exactly what the screens see, in ``seq`` order, only once durable; one worker task
+per call):
 
 * ``call.started``: the caller's past tickets (by the keyed hash of their number) become a
   ``caller.profile`` event, and the call's ticket is created (idempotent per call).
@@ -12,9 +12,8 @@ queue and one worker task:
   appended, the ticket saved and checked for duplicates.
 * ``call.ended``: the ticket is saved a last time; the order stays editable for wrap-up.
 
-Queue policy: the log listener never blocks. When a call's queue is full its events are not
-queued; the worker, once it has caught up, reads what it missed back from the event log (by
-``seq``), so nothing is lost and memory stays bounded.
+Queue policy: the follower's (a bounded queue per call; on overflow the worker reads what it
+missed back from the event log by ``seq``, ``assist_queue_overflows_total``): nothing is lost.
 
 An agent's field edit (``ticket.edit`` from the screen) is applied under the call's lock, after
 any final being processed, and locks the field against every later automatic update.
@@ -25,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,6 +49,7 @@ from jiesu.engine.events import (
     TicketStatus,
     TranscriptFinal,
 )
+from jiesu.engine.follower import Follower
 from jiesu.engine.ingest.sink import IngestCall
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.privacy import mask_phone
@@ -69,27 +68,15 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 _RELEVANT = (CallStarted, TranscriptFinal, CallEnded)
-#: Finished calls whose order can still be edited (wrap-up), oldest forgotten first.
-FINISHED_KEPT = 1000
-#: Caller keys waiting for their call's first event.
-MAX_PENDING_KEYS = 10_000
 
 
 @dataclass
 class _Call:
     call_id: str
-    queue: asyncio.Queue[Event]
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     state: FillerState | None = None
     caller_key: str = ""
     caller_masked: str = ""
-    #: Highest seq handled: events at or below it (seen twice after an overflow) are skipped.
-    last_seq: int = 0
-    overflow: bool = False
-    #: The worker is handling an event (taken off the queue, not finished).
-    busy: bool = False
-    ended: bool = False
-    worker: asyncio.Task[None] | None = None
     #: Media time of the newest event handled (edits are stamped with it).
     t_media: int = 0
     #: (address key, category) last checked for duplicates.
@@ -97,10 +84,6 @@ class _Call:
     #: Knowledge cards: the call's tracker and the (entry id, version) of the cards shown.
     tracker: TrackerLike | None = None
     cards: frozenset[tuple[str, str]] = frozenset()
-
-    def done(self) -> bool:
-        """The call has ended (a method, so that type narrowing does not stick)."""
-        return self.ended
 
 
 class AssistService:
@@ -124,16 +107,19 @@ class AssistService:
         self._hotline = hotline
         self._store = store
         self._keyer = caller_keyer
-        self._queue_limit = queue_limit
         self._clock_ms = clock_ms
-        self._calls: dict[str, _Call] = {}
-        self._finished: OrderedDict[str, _Call] = OrderedDict()
-        #: Caller keys handed over by the ingest before the call's first event.
-        self._pending_keys: dict[str, tuple[str, str]] = {}
-        self._unsubscribe: Callable[[], None] | None = None
+        self._follower = Follower(
+            event_log,
+            self._handle,
+            metrics,
+            name="assist",
+            new_state=_Call,
+            wants=lambda e: isinstance(e.payload, _RELEVANT),
+            queue_limit=queue_limit,
+            # Finished calls' orders can still be edited (wrap-up), oldest forgotten first.
+            keep_finished=True,
+        )
         self._closed = False
-        #: Set whenever a worker finishes an item (what :meth:`idle` waits on).
-        self._progress = asyncio.Event()
         # One thread for the models (filler) and one that owns the store's connection.
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="assist")
         self._storage = ThreadPoolExecutor(1, thread_name_prefix="assist-store")
@@ -141,20 +127,15 @@ class AssistService:
     # --- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._unsubscribe = self._log.subscribe(self._on_event)
+        self._follower.start()
 
-    async def close(self) -> None:
-        """Stop listening, stop the workers, release the threads and the store (once)."""
+    async def close(self, drain_s: float = 30.0) -> None:
+        """Stop listening, finish what is queued (at most ``drain_s``), release the threads and
+        the store (once)."""
         if self._closed:
             return
         self._closed = True
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        workers = [c.worker for c in self._calls.values() if c.worker is not None]
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await self._follower.close(drain_s)
         self._compute.shutdown(wait=True)
         store = self._store
         if store is not None:
@@ -163,101 +144,35 @@ class AssistService:
 
     async def idle(self) -> None:
         """Wait until every event published so far has been handled (tests, shutdown)."""
-        while any(c.busy or not c.queue.empty() or c.overflow for c in self._calls.values()):
-            self._progress.clear()
-            await self._progress.wait()
+        await self._follower.idle()
 
     def open_call(self, call: IngestCall) -> None:
-        """Called by the ingest sink before the call's ``call.started`` is appended."""
-        self._pending_keys[call.call_id] = (call.caller_key, call.caller_masked)
-        while len(self._pending_keys) > MAX_PENDING_KEYS:
-            # A call whose call.started never came (refused while opening): forget the oldest.
-            del self._pending_keys[next(iter(self._pending_keys))]
+        """Called by the ingest sink before the call's ``call.started`` is appended: the caller's
+        key goes on the call's state (a call never started is evicted, as any that never ends)."""
+        if (state := self._follower.open(call.call_id)) is not None:
+            state.caller_key, state.caller_masked = call.caller_key, call.caller_masked
 
     async def call_done(self, call_id: str) -> None:
         """Wait until the call's worker has ended (its ``call.ended`` handled, the order saved);
         at once for a call this service does not hold (the post-call QA waits on this)."""
-        while (call := self._calls.get(call_id)) is not None and call.worker is not None:
-            if call.worker.done():
-                return
-            self._progress.clear()
-            await self._progress.wait()
+        await self._follower.call_done(call_id)
 
     def order(self, call_id: str) -> FillerState | None:
-        call = self._calls.get(call_id) or self._finished.get(call_id)
+        call = self._follower.state(call_id)
         return call.state if call is not None else None
 
-    # --- the log listener (on the loop, never blocks) --------------------------------------
-
-    def _on_event(self, event: Event) -> None:
-        if not isinstance(event.payload, _RELEVANT):
-            return
-        call = self._calls.get(event.call_id)
-        if call is None:
-            if isinstance(event.payload, CallEnded) or event.call_id in self._finished:
-                return
-            call = self._calls[event.call_id] = _Call(
-                event.call_id, asyncio.Queue(self._queue_limit)
-            )
-            call.worker = asyncio.create_task(self._work(call), name=f"assist {event.call_id}")
-        if call.overflow:
-            return  # the worker re-reads from the log
-        try:
-            call.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            call.overflow = True
-            self._metrics.inc("assist_queue_overflows_total")
-
-    # --- per-call worker -------------------------------------------------------------------
-
-    async def _work(self, call: _Call) -> None:
-        try:
-            while not call.ended:
-                event = await call.queue.get()
-                call.busy = True
-                try:
-                    await self._handle(call, event)
-                    if call.overflow and call.queue.empty() and not call.ended:
-                        # Resume queueing first, then read back what was not queued; anything
-                        # in both is skipped by seq.
-                        call.overflow = False
-                        for missed in await self._log.read(call.call_id, after_seq=call.last_seq):
-                            if isinstance(missed.payload, _RELEVANT):
-                                await self._handle(call, missed)
-                            if call.done():
-                                break
-                finally:
-                    call.busy = False
-                    call.queue.task_done()
-                    self._progress.set()
-        finally:
-            if self._calls.get(call.call_id) is call:
-                del self._calls[call.call_id]
-            if call.ended:
-                self._finished[call.call_id] = call
-                while len(self._finished) > FINISHED_KEPT:
-                    self._finished.popitem(last=False)
-            self._progress.set()
+    # --- a call's worker (the follower's) -------------------------------------------------
 
     async def _handle(self, call: _Call, event: Event) -> None:
-        if event.seq <= call.last_seq:
-            return
-        call.last_seq = event.seq
         call.t_media = max(call.t_media, event.t_media)
         async with call.lock:
-            try:
-                payload = event.payload
-                if isinstance(payload, CallStarted):
-                    await self._started(call, event, payload)
-                elif isinstance(payload, TranscriptFinal):
-                    await self._final(call, event, payload)
-                elif isinstance(payload, CallEnded):
-                    call.ended = True
-                    await self._save(call)
-            except Exception:
-                # A bug in one stage must not stop the call's other events.
-                self._metrics.inc("assist_errors_total", labels={"event": event.type})
-                log.exception("assist: call %s: %s failed", call.call_id, event.type)
+            payload = event.payload
+            if isinstance(payload, CallStarted):
+                await self._started(call, event, payload)
+            elif isinstance(payload, TranscriptFinal):
+                await self._final(call, event, payload)
+            elif isinstance(payload, CallEnded):
+                await self._save(call)
 
     def _ensure_state(self, call: _Call, t_wall: int) -> FillerState:
         if call.state is None:
@@ -265,8 +180,8 @@ class AssistService:
         return call.state
 
     async def _started(self, call: _Call, event: Event, payload: CallStarted) -> None:
-        key, masked = self._pending_keys.pop(call.call_id, ("", payload.caller_masked))
-        call.caller_key, call.caller_masked = key, masked or payload.caller_masked
+        key = call.caller_key
+        call.caller_masked = call.caller_masked or payload.caller_masked
         self._ensure_state(call, event.t_wall)
         history = CallerHistory(0, 0, (), "", "", "", "", 0)
         if self._store is not None:
@@ -392,7 +307,7 @@ class AssistService:
 
     async def edit(self, sub: str, request: TicketRequest) -> None:
         """Apply an agent's work-order action (the gateway's field editor); raises EditRefused."""
-        call = self._calls.get(request.call_id) or self._finished.get(request.call_id)
+        call = self._follower.state(request.call_id)
         if call is None or call.state is None:
             raise EditRefused("not_active", "no work order for this call in this engine")
         if isinstance(request, EditField):

@@ -1,8 +1,9 @@
 """The post-call I/O edge: committed call events in; QA and summary stored and announced.
 
-:class:`PostcallService` subscribes to the :class:`~jiesu.engine.eventlog.EventLog` (like the
-alert and assist services) and records every call (:class:`~.record.CallRecorder`). On
-``call.ended`` it waits (at most ``settle_s``) for the work-order stage to finish the call, so
+:class:`PostcallService` follows the event log through a :class:`~jiesu.engine.follower.Follower`
+(like the alert and assist services; its queue policy) and records every call
+(:class:`~.record.CallRecorder`). On ``call.ended`` the call's worker waits (at most
+``settle_s``) for the work-order stage to finish the call, so
 the last finals' fields are in; then it scores the call (:func:`~.qa.score_call`) and summarises
 it (:func:`~.summary.summarise`) on a worker thread, stores both with the call
 (``TicketStore.save_qa`` / ``save_summary``, on the store's own thread) and only then appends
@@ -10,12 +11,13 @@ it (:func:`~.summary.summarise`) on a worker thread, stores both with the call
 them being stored. When the work order was not finished within ``settle_s`` (the stage still
 filling the last finals), the call is scored with what it has (the 3 s target) and scored again
 once the order is finished (at most ``late_s`` later) if that changed the record: the stored
-result is replaced and a second pair of events is appended (screens show the latest).
+result is replaced and a second pair of events is appended (screens show the latest). Events
+committed while it waits (the last fields) are read back from the log before each scoring.
 
 Bounds: at most ``max_calls`` calls are recorded at once (a new call past it evicts the oldest,
 whose ``call.ended`` never came: ``postcall_calls_evicted_total``); at most ``max_lines`` finals
 and ``max_marks`` tips/alerts per call (``postcall_dropped_total``; the result's item reasons
-are computed from what was kept). The listener never blocks and never awaits.
+are computed from what was kept).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -41,6 +42,7 @@ from jiesu.engine.events import (
     TicketField,
     TranscriptFinal,
 )
+from jiesu.engine.follower import Follower
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.postcall.qa import score_call
 from jiesu.engine.postcall.record import CallRecord, CallRecorder
@@ -53,8 +55,7 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 _RECORDED = (CallStarted, TranscriptFinal, TicketField, CoachingTip, EmotionAlert, RiskAlert)
-#: Finished calls remembered so that their late events do not open a new record.
-FINISHED_KEPT = 1000
+_FOLLOWED = (*_RECORDED, CallEnded)
 
 
 class PostcallService:
@@ -86,25 +87,26 @@ class PostcallService:
         self._settle = settle
         self._settle_s = settle_s
         self._late_s = late_s
-        self._max_calls = max_calls
-        self._max_lines = max_lines
-        self._max_marks = max_marks
         self._clock_ms = clock_ms
-        self._calls: OrderedDict[str, CallRecorder] = OrderedDict()
-        self._finished: OrderedDict[str, None] = OrderedDict()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._unsubscribe: Callable[[], None] | None = None
+        self._follower = Follower(
+            event_log,
+            self._on_event,
+            metrics,
+            name="postcall",
+            new_state=lambda c: CallRecorder(c, max_lines=max_lines, max_marks=max_marks),
+            wants=lambda e: isinstance(e.payload, _FOLLOWED),
+            max_calls=max_calls,
+        )
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="postcall")
         self._storage = ThreadPoolExecutor(1, thread_name_prefix="postcall-store")
         self._closed = False
 
     async def start(self) -> None:
-        self._unsubscribe = self._log.subscribe(self._on_event)
+        self._follower.start()
 
     async def idle(self) -> None:
         """Wait until every ended call seen so far has its QA and summary (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._follower.idle()
 
     async def close(self, drain_s: float = 30.0) -> None:
         """Stop listening, finish the calls already ended (for at most ``drain_s``; the rest
@@ -112,17 +114,7 @@ class PostcallService:
         if self._closed:
             return
         self._closed = True
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        try:
-            async with asyncio.timeout(drain_s):
-                await self.idle()
-        except TimeoutError:
-            log.error("postcall: %d calls unscored at shutdown", len(self._tasks))
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._follower.close(drain_s)
         # Off the loop: a scoring or storage call still running must not stall other shutdowns.
         await asyncio.to_thread(self._compute.shutdown, wait=True)
         store = self._store
@@ -130,64 +122,34 @@ class PostcallService:
             await asyncio.get_running_loop().run_in_executor(self._storage, store.close)
         await asyncio.to_thread(self._storage.shutdown, wait=True)
 
-    # --- listener (on the loop, never blocks) ------------------------------------------------
+    # --- the call's worker -------------------------------------------------------------------
 
-    def _on_event(self, event: Event) -> None:
-        payload = event.payload
-        call_id = event.call_id
-        if isinstance(payload, CallEnded):
-            recorder = self._calls.get(call_id)
-            if recorder is None or call_id in self._finished:
-                return
-            self._finished[call_id] = None
-            while len(self._finished) > FINISHED_KEPT:
-                self._finished.popitem(last=False)
-            task = asyncio.create_task(self._finish(call_id, event), name=f"postcall {call_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    async def _on_event(self, recorder: CallRecorder, event: Event) -> None:
+        if isinstance(event.payload, CallEnded):
+            await self._finish(recorder, event)
             return
-        if not isinstance(payload, _RECORDED):
-            return
-        recorder = self._calls.get(call_id)
-        if recorder is None:
-            if call_id in self._finished:
-                return  # a late event of a call already scored
-            while len(self._calls) >= self._max_calls:
-                evicted, _ = self._calls.popitem(last=False)
-                self._metrics.inc("postcall_calls_evicted_total")
-                log.warning("postcall: call %s evicted unscored (no call.ended)", evicted)
-            recorder = self._calls[call_id] = CallRecorder(
-                call_id, max_lines=self._max_lines, max_marks=self._max_marks
-            )
         before = recorder.dropped
         recorder.add(event)
         if recorder.dropped > before:
             self._metrics.inc("postcall_dropped_total")
 
-    # --- after hang-up -----------------------------------------------------------------------
-
-    async def _finish(self, call_id: str, ended: Event) -> None:
-        try:
-            settled = await self._settled(call_id, self._settle_s)
-            recorder = self._calls.get(call_id)
-            if recorder is None:
-                return  # evicted meanwhile
-            record = await self._publish(call_id, ended, recorder.finish(ended.t_media))
-            if not settled:
-                # Scored in time with the fields in so far; once the order is complete, the
-                # result is replaced if it changed (a second qa.result / call.summary).
-                self._metrics.inc("postcall_settle_timeouts_total")
-                await self._settled(call_id, self._late_s)
-                final = recorder.finish(ended.t_media)
-                if final != record:
-                    self._metrics.inc("postcall_rescored_total")
-                    await self._publish(call_id, ended, final)
-        except Exception:
-            # One call's failure must not stop the others' QA.
-            self._metrics.inc("postcall_errors_total")
-            log.exception("postcall: call %s failed", call_id)
-        finally:
-            self._calls.pop(call_id, None)
+    async def _finish(self, recorder: CallRecorder, ended: Event) -> None:
+        """On the call's worker (a failure is logged and counted by the follower,
+        ``postcall_errors_total{event}``)."""
+        call_id = ended.call_id
+        settled = await self._settled(call_id, self._settle_s)
+        await self._follower.catch_up(call_id)
+        record = await self._publish(call_id, ended, recorder.finish(ended.t_media))
+        if not settled:
+            # Scored in time with the fields in so far; once the order is complete, the
+            # result is replaced if it changed (a second qa.result / call.summary).
+            self._metrics.inc("postcall_settle_timeouts_total")
+            await self._settled(call_id, self._late_s)
+            await self._follower.catch_up(call_id)
+            final = recorder.finish(ended.t_media)
+            if final != record:
+                self._metrics.inc("postcall_rescored_total")
+                await self._publish(call_id, ended, final)
 
     async def _settled(self, call_id: str, timeout_s: float) -> bool:
         """Wait for the work-order stage to finish the call; False after ``timeout_s``."""

@@ -121,6 +121,31 @@ async def test_caller_audio_gives_prosody_and_a_louder_higher_voice_reads_as_aro
     assert metrics.value("alerts_errors_total", {"event": "transcript.final"}) == 0
 
 
+async def test_a_flood_of_finals_is_read_back_from_the_log_not_dropped(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.sqlite3")
+    await log.start()
+    metrics = Metrics()
+    service = AlertService(
+        log, metrics, load_alerts(), TextEmotionModel.load(), tick_s=3600, queue_limit=8
+    )
+    await service.start()
+    try:
+        c = "flood"
+        await log.append(c, 0, CallStarted("12345", "a1", CallMode.ASSIST, (Leg.CALLER, Leg.AGENT)))
+        # 40 finals published in one go: far past the call's queue of 8.
+        finals = [
+            (t, TranscriptFinal(Leg.CALLER, f"u{i}", f"第{i}句，我想问一下", t - 900, t))
+            for i, t in enumerate(range(1000, 41000, 1000))
+        ]
+        await log.append_many(c, finals)
+        await service.idle()
+    finally:
+        await service.close()
+        await log.close()
+    assert metrics.value("alerts_queue_overflows_total") == 1
+    assert metrics.value("alerts_prosody_total", {"audio": "False"}) == 40, "every final judged"
+
+
 async def test_calls_without_an_end_are_forgotten_beyond_the_limit(tmp_path: Path) -> None:
     log = EventLog(tmp_path / "events.sqlite3")
     await log.start()

@@ -17,4 +17,4 @@ def test_small_run_measures_risk_and_emotion_alerts() -> None:
     for kind in ("risk", "emotion"):
         assert 0 < result[kind]["p50_ms"] <= result[kind]["p95_ms"] <= result[kind]["max_ms"]
     assert result["p95_ms"] == max(result["risk"]["p95_ms"], result["emotion"]["p95_ms"])
-    assert result["dropped_events"] == 0
+    assert result["queue_overflows"] == 0
