@@ -1,4 +1,7 @@
-"""What models Jiesu can load, from which installed package, with the sha256 of every file.
+"""What models Jiesu can load, from which installed package, with the sha256 of every file,
+and where the repository's shipped folders (``sip_config/``, ``models/trained/``) and the shared
+development data (``../shared/data``) lie: :func:`shipped_path` and :func:`shared_data_path`
+are the only code that knows the checkout's layout.
 
 Weights come only from installed pip packages (found with importlib, never downloaded) or from
 an operator's model folder given by path. A package that is not installed raises
@@ -27,6 +30,9 @@ __all__ = [
     "resolve_file",
     "resolve_verified",
     "sha256_file",
+    "shared_data_path",
+    "shipped_path",
+    "trained_path",
 ]
 
 
@@ -88,6 +94,23 @@ class ModelSpec:
     licence: str
     languages: tuple[str, ...]
     good_for: str
+
+
+def shipped_path(*parts: str) -> Path:
+    """A file or folder the repository ships, e.g. ``shipped_path("sip_config", "alerts.toml")``."""
+    # This module is <repo>/models/registry.py: the one place that knows the checkout's layout.
+    return Path(__file__).resolve().parents[1].joinpath(*parts)
+
+
+def trained_path(*parts: str) -> Path:
+    """A trained artefact under ``models/trained/`` (the folder itself without ``parts``)."""
+    return shipped_path("models", "trained", *parts)
+
+
+def shared_data_path(*parts: str) -> Path:
+    """A file or folder of the shared development data (``../shared/data`` beside the checkout;
+    training and benchmarks only: the product never reads it)."""
+    return shipped_path().parent.joinpath("shared", "data", *parts)
 
 
 def check_installed(package: PipPackage) -> None:

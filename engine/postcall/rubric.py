@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from jiesu.engine.config import ConfigError, read_toml
+from jiesu.models.registry import shipped_path
 
 #: check -> the parameter keys it takes (besides id, name, weight, check, veto).
 CHECK_KEYS: dict[str, frozenset[str]] = {
@@ -74,7 +75,7 @@ class Rubric:
 
 
 def default_rubric_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "sip_config" / "qa_rubric.toml"
+    return shipped_path("sip_config", "qa_rubric.toml")
 
 
 def load_rubric(path: Path | None = None) -> Rubric:
