@@ -3,7 +3,7 @@
 Each call of ``--data`` (JSON lines: ``call_id``, ``start`` (ISO time of the call, for relative
 times), ``utterances`` as ``[leg, text]`` pairs in the order spoken, ``reference``) is replayed
 final by final through the production :class:`~jiesu.engine.assist.filler.TicketFiller` with the
-shipped extractors and classifiers (:func:`~jiesu.engine.assist.toolkit.load_toolkit`), exactly
+shipped extractors and classifiers (:func:`~jiesu.engine.assist.loaders.load_toolkit`), exactly
 as the assist stage runs it on a live call. The finished order's fields are compared with the
 reference:
 
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from jiesu.engine.assist.filler import TicketFiller
-from jiesu.engine.assist.toolkit import AssistToolkit, load_toolkit
-from jiesu.engine.assist.workorder import WorkOrderSchema, default_schema_path
+from jiesu.engine.assist.loaders import default_schema_path, load_schema, load_toolkit
+from jiesu.engine.assist.toolkit import AssistToolkit
 from jiesu.engine.audio import Leg
 from jiesu.engine.events import TranscriptFinal
 
@@ -141,7 +141,7 @@ def score(calls: list[dict[str, Any]], filler: TicketFiller) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, toolkit: AssistToolkit | None = None) -> dict[str, Any]:
     calls = load_calls(args.data)
-    schema = WorkOrderSchema.load(args.schema)
+    schema = load_schema(args.schema)
     began = time.monotonic()
     kit = toolkit if toolkit is not None else load_toolkit(args.departments)
     load_s = time.monotonic() - began

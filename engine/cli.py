@@ -57,9 +57,9 @@ BENCHMARKS = {
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary
 #: of what was trained: data, metrics, where the artefact was written).
 TRAINERS: dict[str, str] = {
-    "address": "jiesu.engine.assist.extract.address_train",
-    "emotion": "jiesu.engine.alerts.emotion_train",
-    "classify": "jiesu.engine.assist.classify.train",
+    "address": "jiesu.engine.train.address",
+    "emotion": "jiesu.engine.train.emotion",
+    "classify": "jiesu.engine.train.classify",
 }
 
 log = logging.getLogger("jiesu")

@@ -320,13 +320,12 @@ async def build_assist(
     """Load the schema, the models and the ticket store (off the loop); None if they cannot be
     loaded: the engine then runs without the work order, and says why."""
     from jiesu.engine.assist.filler import TicketFiller
-    from jiesu.engine.assist.toolkit import load_toolkit
-    from jiesu.engine.assist.workorder import WorkOrderSchema
+    from jiesu.engine.assist.loaders import load_schema, load_toolkit
     from jiesu.engine.storage import open_store
 
     began = time.monotonic()
     try:
-        schema = WorkOrderSchema.load(config.workorder_file)
+        schema = load_schema(config.workorder_file)
         toolkit = await asyncio.to_thread(
             load_toolkit, config.departments_file, config.knowledge_file
         )
@@ -360,14 +359,14 @@ async def build_postcall(
 ) -> PostcallService | None:
     """The post-call QA and summary with the configured rubric and the work order's labels, on
     its own connection to the ticket store; None (logged) if the rubric or store is unusable."""
-    from jiesu.engine.assist.workorder import WorkOrderSchema
+    from jiesu.engine.assist.loaders import load_schema
     from jiesu.engine.postcall.rubric import load_rubric
     from jiesu.engine.postcall.summary import SummarySettings
     from jiesu.engine.storage import open_store
 
     try:
         rubric = load_rubric(config.assist.qa_rubric_file)
-        schema = WorkOrderSchema.load(config.assist.workorder_file)
+        schema = load_schema(config.assist.workorder_file)
         store = await asyncio.to_thread(
             open_store, config.storage.dsn, str(tickets_path(config.storage))
         )

