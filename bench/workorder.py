@@ -35,8 +35,9 @@ from jiesu.engine.assist.loaders import default_schema_path, load_schema, load_t
 from jiesu.engine.assist.toolkit import AssistToolkit
 from jiesu.engine.audio import Leg
 from jiesu.engine.events import TranscriptFinal
+from jiesu.models.registry import shipped_path
 
-DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "workorder" / "calls.jsonl"
+DEFAULT_DATA = shipped_path("bench", "data", "workorder", "calls.jsonl")
 TARGET_ACCURACY = 0.85
 
 
