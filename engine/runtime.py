@@ -18,13 +18,7 @@ from jiesu.engine.alerts.service import AlertService
 from jiesu.engine.assist.stages import AssistService
 from jiesu.engine.audio import AudioChunk
 from jiesu.engine.auth import TokenSigner, load_or_create_secret
-from jiesu.engine.config import (
-    AssistConfig,
-    JiesuConfig,
-    SpeechConfig,
-    StorageConfig,
-    read_toml,
-)
+from jiesu.engine.config import AssistConfig, JiesuConfig, SpeechConfig, StorageConfig
 from jiesu.engine.diarize.service import DiarizationService, build_diarization
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import CallEnded, CallStarted, CallState, CallStateChanged
@@ -269,6 +263,8 @@ async def _as_task_body(work: Callable[[], Awaitable[None]]) -> object:
 
 def load_hotwords(path: Path) -> tuple[str, ...]:
     """Every string in the TOML file's lists (any table layout); none if the file is absent."""
+    from jiesu.engine.config import read_toml
+
     if not path.exists():
         return ()
     words: list[str] = []

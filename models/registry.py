@@ -97,9 +97,8 @@ class ModelSpec:
 
 
 def shipped_path(*parts: str) -> Path:
-    """A file or folder the repository ships, e.g. ``shipped_path("sip_config", "alerts.toml")``."""
-    # This module is <repo>/models/registry.py: the one place that knows the checkout's layout.
-    return Path(__file__).resolve().parents[1].joinpath(*parts)
+    """A file or folder the checkout ships, e.g. ``shipped_path("sip_config", "alerts.toml")``."""
+    return Path(__file__).resolve().parents[1].joinpath(*parts)  # <repo>/models/registry.py
 
 
 def trained_path(*parts: str) -> Path:
@@ -108,8 +107,7 @@ def trained_path(*parts: str) -> Path:
 
 
 def shared_data_path(*parts: str) -> Path:
-    """A file or folder of the shared development data (``../shared/data`` beside the checkout;
-    training and benchmarks only: the product never reads it)."""
+    """``../shared/data`` beside the checkout (training and benchmarks only, never the product)."""
     return shipped_path().parent.joinpath("shared", "data", *parts)
 
 

