@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from jiesu.engine.assist.filler import TicketFiller
-from jiesu.engine.assist.loaders import default_schema_path, load_schema, load_toolkit
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema, load_toolkit
 from jiesu.engine.assist.toolkit import AssistToolkit
 from jiesu.engine.audio import Leg
 from jiesu.engine.events import TranscriptFinal
@@ -45,9 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="scripted calls (default: %(default)s)"
     )
-    parser.add_argument(
-        "--schema", type=Path, default=default_schema_path(), help="work-order schema TOML"
-    )
+    parser.add_argument("--schema", type=Path, default=SCHEMA_FILE, help="work-order schema TOML")
     parser.add_argument(
         "--departments", type=Path, default=None, help="departments TOML (default: shipped)"
     )

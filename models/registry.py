@@ -1,7 +1,5 @@
-"""What models Jiesu can load, from which installed package, with the sha256 of every file,
-and where the repository's shipped folders (``sip_config/``, ``models/trained/``) and the shared
-development data (``../shared/data``) lie: :func:`shipped_path` and :func:`shared_data_path`
-are the only code that knows the checkout's layout.
+"""What models Jiesu can load, from which installed package, with the sha256 of every file;
+:func:`shipped_path` is the one place that knows where the checkout's folders lie.
 
 Weights come only from installed pip packages (found with importlib, never downloaded) or from
 an operator's model folder given by path. A package that is not installed raises

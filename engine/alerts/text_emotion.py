@@ -13,8 +13,7 @@ whose probabilities are averaged (measured better than either alone: see docs/al
 per-label decision thresholds chosen by cross-validation (the anger threshold keeps anger
 recall at or above the target with the best precision). Without an embedder the character
 model alone is used, with its own thresholds. Inference needs neither scikit-learn nor the
-training data: the product runs without ``../shared/data``. No file I/O here:
-:mod:`jiesu.engine.alerts.loaders` reads and writes the artefact.
+training data: the product runs without ``../shared/data``.
 
 :func:`char_ngrams` is the analyzer used both when training and here, so the two cannot drift.
 """
@@ -147,9 +146,7 @@ class TextEmotionModel:
             {str(k): float(v) for k, v in meta.get("char_thresholds", {}).items()} or None,
         )
 
-    def to_arrays(
-        self, extra_meta: dict[str, object] | None = None
-    ) -> dict[str, npt.NDArray[np.generic]]:
+    def to_arrays(self, extra_meta: dict[str, Any] | None = None) -> dict[str, npt.NDArray[Any]]:
         """The arrays of the ``.npz`` artefact, in the order they are written."""
         meta = {
             "labels": list(self.labels),

@@ -31,9 +31,8 @@ log = logging.getLogger(__name__)
 CATEGORY_ARTEFACT = trained_path("classify_l1.npz")
 
 
-def default_schema_path() -> Path:
-    """``sip_config/workorder.toml`` as shipped with the package."""
-    return shipped_path("sip_config", "workorder.toml")
+#: The shipped work-order schema.
+SCHEMA_FILE = shipped_path("sip_config", "workorder.toml")
 
 
 def load_taxonomy(path: Path) -> Taxonomy:

@@ -9,8 +9,6 @@ time, request type, category, urgency, summary (诉求摘要) and the top-3 depa
 A :class:`WorkOrder` maps field names to :class:`FieldValue` s. It is a value: every change
 returns a new order. A field the agent has edited is *locked*; :meth:`WorkOrder.propose` (the
 automatic path) never changes a locked field, only :meth:`WorkOrder.edit` (the agent) does.
-
-No file I/O here: :mod:`jiesu.engine.assist.loaders` reads the schema and the taxonomy.
 """
 
 from __future__ import annotations

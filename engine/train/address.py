@@ -1,7 +1,7 @@
 """Train the address CRF (python-crfsuite) on a char-BIO corpus and write it with provenance.
 
 ``jiesu train address [--train PATH] [--dev PATH] [--output DIR]``: features as in
-:mod:`jiesu.engine.assist.extract.address_features`; the administrative gazetteer is learnt from the training file (for the
+``address_features``; the administrative gazetteer is learnt from the training file (for the
 training features, by 5-fold jackknife, so that the CRF does not learn to trust a gazetteer that
 always knows the answer). A share of the addresses is also trained inside spoken context
 (我家住在…，那边一直很吵) with numbers read out (三百零二号) and no punctuation, so that the

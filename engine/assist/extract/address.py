@@ -4,8 +4,7 @@ address part (province … room), and the runs of address parts become :class:`A
 The shipped model (``models/trained/address_crf.crfsuite``, provenance beside it) was trained by
 ``jiesu train address`` on the address-parsing corpus, with copies of each address set inside
 spoken context (我家住在…，那边…) and with spoken numbers (三百零二号), so that the labeller
-also marks what is *not* an address in a sentence. The product needs only the artefact, read
-by :func:`jiesu.engine.assist.loaders.load_address_parser` (no file I/O here).
+also marks what is *not* an address in a sentence. The product needs only the artefact.
 """
 
 from __future__ import annotations

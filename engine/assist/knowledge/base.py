@@ -7,8 +7,7 @@ Markdown: entries separated by lines of ``---``; each starts with ``# title``, t
 ``key: value`` lines (``id``, ``version``, ``effective_date``, ``keywords`` comma-separated,
 ``category``), a blank line, and the body (the answer script the agent reads out).
 
-Errors name the file, the line and the key (:class:`KnowledgeFormatError`). The parsers take
-text; :func:`jiesu.engine.assist.loaders.load_knowledge_base` reads the files.
+Errors name the file, the line and the key (:class:`KnowledgeFormatError`).
 """
 
 from __future__ import annotations

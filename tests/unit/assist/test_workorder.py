@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jiesu.engine.assist.loaders import default_schema_path, load_schema, load_taxonomy
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema, load_taxonomy
 from jiesu.engine.assist.workorder import (
     FieldValue,
     SchemaError,
@@ -18,7 +18,7 @@ from jiesu.engine.events import FieldOrigin
 
 
 def test_default_schema_is_the_12345_order() -> None:
-    schema = load_schema(default_schema_path())
+    schema = load_schema(SCHEMA_FILE)
     kinds = {spec.kind for spec in schema.fields}
     assert {"name", "phone", "address", "time", "request_type", "category", "urgency"} <= kinds
     assert {"summary", "department", "dispatch", "duplicate"} <= kinds
