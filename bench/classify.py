@@ -46,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from jiesu.engine.assist.classify.category import compose
-    from jiesu.engine.assist.classify.corpus import read_messages, read_taxonomy
     from jiesu.engine.assist.loaders import load_category_classifier
     from jiesu.engine.train.classify import cross_validate, embed_corpus, metrics
+    from jiesu.engine.train.corpus import read_messages, read_taxonomy
 
     started = time.monotonic()
     messages = read_messages(args.data)

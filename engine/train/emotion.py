@@ -36,7 +36,7 @@ from jiesu.engine.alerts.text_emotion import (
     char_ngrams,
     e5_embedder,
 )
-from jiesu.engine.assist.classify.corpus import cached_embeddings
+from jiesu.engine.assist.loaders import cached_embeddings
 from jiesu.models.registry import sha256_file, shared_data_path
 
 DEFAULT_DATA = shared_data_path("text", "emotion_weibo", "labelled.tsv")

@@ -16,16 +16,11 @@ from jiesu.engine.assist.workorder import SchemaError, Taxonomy, WorkOrderSchema
 from jiesu.models.registry import shipped_path
 
 #: Modules that must stay free of file I/O (the loaders read for them).
-PURE = (
-    "engine/assist/workorder.py",
-    "engine/assist/toolkit.py",
-    "engine/assist/classify/category.py",
-    "engine/assist/classify/departments.py",
-    "engine/assist/classify/request.py",
-    "engine/assist/extract/address.py",
-    "engine/assist/knowledge/base.py",
+_PATTERNS = ("engine/assist/*/*.py", "engine/assist/workorder.py", "engine/assist/toolkit.py")
+PURE = [
+    *sorted(str(p.relative_to(shipped_path())) for g in _PATTERNS for p in shipped_path().glob(g)),
     "engine/alerts/text_emotion.py",
-)
+]
 #: Calls that read or write files.
 IO_CALLS = frozenset(
     {"open", "read_text", "read_bytes", "write_text", "write_bytes", "load", "save", "savez",

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from jiesu.engine.assist.classify.category import CategoryClassifier, CategoryModel, compose
-from jiesu.engine.assist.classify.corpus import Message, read_messages, read_taxonomy
 from jiesu.engine.assist.loaders import (
     CATEGORY_ARTEFACT,
     load_category_classifier,
@@ -18,6 +17,7 @@ from jiesu.engine.assist.loaders import (
     save_category_model,
 )
 from jiesu.engine.train.classify import fit, metrics
+from jiesu.engine.train.corpus import Message, read_messages, read_taxonomy
 
 TAXONOMY = [
     ("劳动和社会保障", "工资福利", "拖欠工资"),

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.engine.assist.classify.corpus import cached_embeddings
-from jiesu.engine.assist.loaders import load_knowledge_base
+from jiesu.engine.assist.loaders import cached_embeddings, load_knowledge_base
 
 REPO = Path(__file__).resolve().parents[4]
 
