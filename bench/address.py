@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jiesu.engine.assist.extract.address import AddressParser, trained_dir
 from jiesu.engine.assist.extract.address_corpus import read_corpus
-from jiesu.engine.assist.extract.address_train import DEFAULT_DATA, evaluate, spoken_copy
+from jiesu.engine.assist.loaders import load_address_parser
+from jiesu.engine.train.address import DEFAULT_DATA, evaluate, spoken_copy
+from jiesu.models.registry import trained_path
 
 TARGET = 0.90
 
@@ -33,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if not args.data.is_file():
         raise FileNotFoundError(f"address data not found: {args.data}")
-    folder: Path = args.model or trained_dir()
-    parser = AddressParser.load(folder)
+    folder: Path = args.model or trained_path()
+    parser = load_address_parser(folder)
     corpus = read_corpus(args.data.read_text(encoding="utf-8").splitlines())
     started = time.monotonic()
     written = evaluate(parser, corpus)

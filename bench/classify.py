@@ -45,13 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from jiesu.engine.assist.classify.category import CategoryClassifier, compose
-    from jiesu.engine.assist.classify.corpus import read_messages, read_taxonomy
-    from jiesu.engine.assist.classify.train import cross_validate, embed_corpus, metrics
+    from jiesu.engine.assist.classify.category import compose
+    from jiesu.engine.assist.loaders import load_category_classifier
+    from jiesu.engine.train.classify import cross_validate, embed_corpus, metrics
+    from jiesu.engine.train.corpus import read_messages, read_taxonomy
 
     started = time.monotonic()
     messages = read_messages(args.data)
-    shipped = CategoryClassifier.load_default()
+    shipped = load_category_classifier()
     result: dict[str, Any] = {"data": str(args.data), "target": f"accuracy >= {TARGET_ACCURACY}"}
     if args.cv and args.cv > 1:
         tax_file = args.taxonomy or args.data.parent / "taxonomy_3level.tsv"

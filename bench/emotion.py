@@ -34,7 +34,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.engine.alerts.emotion_train import (
+from jiesu.engine.alerts.loaders import TEXT_EMOTION_ARTEFACT, load_text_emotion
+from jiesu.engine.alerts.prosody import measure
+from jiesu.engine.alerts.risk import RiskRules, find_risks
+from jiesu.engine.alerts.text_emotion import LABELS, TextEmotionModel, e5_embedder
+from jiesu.engine.train.emotion import (
     ANGER,
     DEFAULT_CACHE,
     DEFAULT_DATA,
@@ -46,14 +50,6 @@ from jiesu.engine.alerts.emotion_train import (
     probabilities,
     read_labelled,
     scores,
-)
-from jiesu.engine.alerts.prosody import measure
-from jiesu.engine.alerts.risk import RiskRules, find_risks
-from jiesu.engine.alerts.text_emotion import (
-    LABELS,
-    TextEmotionModel,
-    default_model_path,
-    e5_embedder,
 )
 
 TARGET_RECALL = 0.8
@@ -152,9 +148,9 @@ def _latency(model: TextEmotionModel, runs: int) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     data = read_labelled(args.data)
-    model_path = args.model or default_model_path()
+    model_path = args.model or TEXT_EMOTION_ARTEFACT
     embedder = None if args.no_embeddings else e5_embedder()
-    model = TextEmotionModel.load(model_path).with_embedder(embedder)
+    model = load_text_emotion(model_path).with_embedder(embedder)
     started = time.monotonic()
     result: dict[str, Any] = {
         "data": str(args.data),

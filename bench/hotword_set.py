@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import wave
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -49,6 +48,8 @@ import numpy.typing as npt
 
 from jiesu.codecs.g711 import ulaw_decode, ulaw_encode
 from jiesu.codecs.resample import resample
+from jiesu.engine.config import read_toml
+from jiesu.models.registry import shipped_path
 
 Pcm = npt.NDArray[np.int16]
 
@@ -59,7 +60,7 @@ MANIFEST_NAME = "trans.tsv"
 STAMP_NAME = "recipe.json"
 MANIFEST_FIELDS = ("file", "text", "voice", "channel", "hotwords")
 CHANNELS = ("wide", "g711u")
-DEFAULT_HOTWORDS = Path(__file__).resolve().parent.parent / "sip_config" / "hotwords.toml"
+DEFAULT_HOTWORDS = shipped_path("sip_config", "hotwords.toml")
 ESPEAK = "espeak-ng"
 ESPEAK_VOICE = "cmn-latn-pinyin"
 # Whisper's decoder accepts at most 223 prompt tokens; the hotword prompt is kept inside that.
@@ -182,8 +183,7 @@ def load_hotwords(path: Path = DEFAULT_HOTWORDS) -> list[str]:
     Each key of the table is a section (districts, streets, departments, policy, ...) holding a
     list of strings; blank entries are dropped.
     """
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
+    data = read_toml(path)
     table = data.get("hotwords")
     if not isinstance(table, dict):
         raise ValueError(f"{path}: no [hotwords] table")

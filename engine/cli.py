@@ -57,9 +57,9 @@ BENCHMARKS = {
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary
 #: of what was trained: data, metrics, where the artefact was written).
 TRAINERS: dict[str, str] = {
-    "address": "jiesu.engine.assist.extract.address_train",
-    "emotion": "jiesu.engine.alerts.emotion_train",
-    "classify": "jiesu.engine.assist.classify.train",
+    "address": "jiesu.engine.train.address",
+    "emotion": "jiesu.engine.train.emotion",
+    "classify": "jiesu.engine.train.classify",
 }
 
 log = logging.getLogger("jiesu")
@@ -259,24 +259,19 @@ def _run_bench(args: argparse.Namespace) -> int:
     result = args.bench_module.run(args)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    _print_summary(result, args.json)
     if args.check and not result.get("target_met", True):
         return EXIT_TARGET_MISSED
     return EXIT_OK
 
 
-def _run_train(args: argparse.Namespace) -> int:
-    summary = args.train_module.run(args)
-    if args.json:
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    """A bench result or a training summary: one JSON object, or one ``key: value`` a line."""
+    if as_json:
         print(json.dumps(summary, ensure_ascii=False))
-    else:
-        for key, value in summary.items():
-            print(f"{key}: {value}")
-    return EXIT_OK
+        return
+    for key, value in summary.items():
+        print(f"{key}: {value}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -290,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             return _run_bench(args)
         if args.command == "train":
-            return _run_train(args)
+            _print_summary(args.train_module.run(args), args.json)
+            return EXIT_OK
         config = _load(args.config)
         if args.command == "check-config":
             print(f"{config.source}: ok")

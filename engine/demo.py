@@ -18,7 +18,6 @@ import logging
 import socket
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jiesu.engine.auth import Role, TokenSigner
-from jiesu.engine.config import JiesuConfig, SpeechConfig
+from jiesu.engine.config import ConfigError, JiesuConfig, SpeechConfig, read_toml
 from jiesu.engine.ingest.client import read_wav
 from jiesu.engine.runtime import Runtime
 from jiesu.engine.sip import sipp
@@ -64,10 +63,10 @@ class DemoCall:
 def load_demo_call(folder: Path = DEMO_DIR) -> DemoCall:
     """The demo call from ``folder`` (call_script.toml, caller.wav, agent.wav)."""
     try:
-        script = tomllib.loads((folder / "call_script.toml").read_text(encoding="utf-8"))
+        script = read_toml(folder / "call_script.toml")
         caller, rate = read_wav(folder / "caller.wav")
         agent, agent_rate = read_wav(folder / "agent.wav")
-    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+    except (OSError, ConfigError, ValueError) as exc:
         raise DemoError(f"demo call in {folder} unreadable: {exc}") from exc
     if agent_rate != rate or len(agent) != len(caller):
         raise DemoError(f"{folder}: caller.wav and agent.wav differ in rate or length")

@@ -251,7 +251,7 @@ async def _as_task_body(work: Callable[[], Awaitable[None]]) -> object:
 
 def load_hotwords(path: Path) -> tuple[str, ...]:
     """Every string in the TOML file's lists (any table layout); none if the file is absent."""
-    import tomllib
+    from jiesu.engine.config import read_toml
 
     if not path.exists():
         return ()
@@ -268,7 +268,7 @@ def load_hotwords(path: Path) -> tuple[str, ...]:
             for item in value.values():
                 collect(item)
 
-    collect(tomllib.loads(path.read_text(encoding="utf-8")))
+    collect(read_toml(path))
     return tuple(dict.fromkeys(words))
 
 
@@ -304,13 +304,12 @@ async def build_assist(
     """Load the schema, the models and the ticket store (off the loop); None if they cannot be
     loaded: the engine then runs without the work order, and says why."""
     from jiesu.engine.assist.filler import TicketFiller
-    from jiesu.engine.assist.toolkit import load_toolkit
-    from jiesu.engine.assist.workorder import WorkOrderSchema
+    from jiesu.engine.assist.loaders import load_schema, load_toolkit
     from jiesu.engine.storage import open_store
 
     began = time.monotonic()
     try:
-        schema = WorkOrderSchema.load(config.workorder_file)
+        schema = load_schema(config.workorder_file)
         toolkit = await asyncio.to_thread(
             load_toolkit, config.departments_file, config.knowledge_file
         )
@@ -344,14 +343,14 @@ async def build_postcall(
 ) -> PostcallService | None:
     """The post-call QA and summary with the configured rubric and the work order's labels, on
     its own connection to the ticket store; None (logged) if the rubric or store is unusable."""
-    from jiesu.engine.assist.workorder import WorkOrderSchema
+    from jiesu.engine.assist.loaders import load_schema
     from jiesu.engine.postcall.rubric import load_rubric
     from jiesu.engine.postcall.summary import SummarySettings
     from jiesu.engine.storage import open_store
 
     try:
         rubric = load_rubric(config.assist.qa_rubric_file)
-        schema = WorkOrderSchema.load(config.assist.workorder_file)
+        schema = load_schema(config.assist.workorder_file)
         store = await asyncio.to_thread(
             open_store, config.storage.dsn, str(tickets_path(config.storage))
         )

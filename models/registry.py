@@ -1,4 +1,5 @@
-"""What models Jiesu can load, from which installed package, with the sha256 of every file.
+"""What models Jiesu can load, from which installed package, with the sha256 of every file;
+:func:`shipped_path` is the one place that knows where the checkout's folders lie.
 
 Weights come only from installed pip packages (found with importlib, never downloaded) or from
 an operator's model folder given by path. A package that is not installed raises
@@ -27,6 +28,9 @@ __all__ = [
     "resolve_file",
     "resolve_verified",
     "sha256_file",
+    "shared_data_path",
+    "shipped_path",
+    "trained_path",
 ]
 
 
@@ -88,6 +92,21 @@ class ModelSpec:
     licence: str
     languages: tuple[str, ...]
     good_for: str
+
+
+def shipped_path(*parts: str) -> Path:
+    """A file or folder the checkout ships, e.g. ``shipped_path("sip_config", "alerts.toml")``."""
+    return Path(__file__).resolve().parents[1].joinpath(*parts)  # <repo>/models/registry.py
+
+
+def trained_path(*parts: str) -> Path:
+    """A trained artefact under ``models/trained/`` (the folder itself without ``parts``)."""
+    return shipped_path("models", "trained", *parts)
+
+
+def shared_data_path(*parts: str) -> Path:
+    """``../shared/data`` beside the checkout (training and benchmarks only, never the product)."""
+    return shipped_path().parent.joinpath("shared", "data", *parts)
 
 
 def check_installed(package: PipPackage) -> None:

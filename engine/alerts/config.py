@@ -15,6 +15,7 @@ from jiesu.engine.alerts.coach import CoachSettings
 from jiesu.engine.alerts.emotion import DEFAULT_CALMING, EmotionSettings
 from jiesu.engine.alerts.risk import DEFAULT_TARGETS, RiskRules
 from jiesu.engine.config import ConfigError, _build, read_toml
+from jiesu.models.registry import shipped_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +83,9 @@ class AlertsConfig:
         )
 
 
-def default_alerts_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "sip_config" / "alerts.toml"
-
-
 def load_alerts(path: Path | None = None) -> AlertsConfig:
     """Read and validate the alerts file (the shipped one by default)."""
-    path = path or default_alerts_path()
+    path = path or shipped_path("sip_config", "alerts.toml")
     data = read_toml(path)
     config: AlertsConfig = _build(AlertsConfig, data, path, "")
     s = config.emotion

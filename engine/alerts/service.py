@@ -222,12 +222,13 @@ class AlertService:
 def build_alerts(event_log: EventLog, metrics: Metrics) -> AlertService | None:
     """The service with the shipped alerts.toml and emotion model; None (logged) if unusable."""
     from jiesu.engine.alerts.config import load_alerts
+    from jiesu.engine.alerts.loaders import load_text_emotion
     from jiesu.engine.alerts.text_emotion import e5_embedder
     from jiesu.engine.config import ConfigError
 
     try:
         config = load_alerts()
-        model = TextEmotionModel.load().with_embedder(e5_embedder())
+        model = load_text_emotion().with_embedder(e5_embedder())
     except (ConfigError, OSError, ValueError, KeyError) as exc:
         metrics.inc("alerts_disabled_total")
         log.error("alerts disabled: %s", exc)

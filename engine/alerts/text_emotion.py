@@ -23,9 +23,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,11 +75,6 @@ def char_ngrams(text: str) -> list[str]:
     for n in range(low, high + 1):
         grams.extend(g for i in range(len(s) - n + 1) if " " not in (g := s[i : i + n]))
     return grams
-
-
-def default_model_path() -> Path:
-    """The artefact shipped in ``models/trained/``."""
-    return Path(__file__).resolve().parents[2] / "models" / "trained" / "emotion_text.npz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,32 +130,30 @@ class TextEmotionModel:
         return self.thresholds if self.embedder is not None else self.char_thresholds
 
     @classmethod
-    def load(cls, path: Path | None = None) -> TextEmotionModel:
-        """Read the ``.npz`` artefact (no pickles: plain arrays and a JSON header)."""
-        path = path or default_model_path()
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            has_emb = "emb_coef" in data.files
-            return cls(
-                [str(g) for g in data["vocab"]],
-                data["idf"],
-                data["coef"],
-                data["intercept"],
-                meta["labels"],
-                {str(k): float(v) for k, v in meta["thresholds"].items()},
-                data["emb_coef"].astype(np.float32) if has_emb else None,
-                data["emb_intercept"].astype(np.float32) if has_emb else None,
-                {str(k): float(v) for k, v in meta.get("char_thresholds", {}).items()} or None,
-            )
+    def from_arrays(cls, data: Mapping[str, npt.NDArray[Any]]) -> TextEmotionModel:
+        """The model from the ``.npz`` artefact's arrays (plain arrays and a JSON header)."""
+        meta = json.loads(str(data["meta"]))
+        has_emb = "emb_coef" in data
+        return cls(
+            [str(g) for g in data["vocab"]],
+            data["idf"],
+            data["coef"],
+            data["intercept"],
+            meta["labels"],
+            {str(k): float(v) for k, v in meta["thresholds"].items()},
+            data["emb_coef"].astype(np.float32) if has_emb else None,
+            data["emb_intercept"].astype(np.float32) if has_emb else None,
+            {str(k): float(v) for k, v in meta.get("char_thresholds", {}).items()} or None,
+        )
 
-    def save(self, path: Path, extra_meta: dict[str, object] | None = None) -> None:
+    def to_arrays(self, extra_meta: dict[str, Any] | None = None) -> dict[str, npt.NDArray[Any]]:
+        """The arrays of the ``.npz`` artefact, in the order they are written."""
         meta = {
             "labels": list(self.labels),
             "thresholds": self.thresholds,
             "char_thresholds": self.char_thresholds,
             **(extra_meta or {}),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, npt.NDArray[np.generic]] = {
             "vocab": np.array(self._vocab),
             "idf": self._idf,
@@ -172,7 +164,7 @@ class TextEmotionModel:
         if self.emb_coef is not None and self.emb_intercept is not None:
             arrays["emb_coef"] = self.emb_coef
             arrays["emb_intercept"] = self.emb_intercept
-        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+        return arrays
 
     def _features(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         counts = Counter(i for g in char_ngrams(text) if (i := self._index.get(g)) is not None)

@@ -13,8 +13,7 @@ automatic path) never changes a locked field, only :meth:`WorkOrder.edit` (the a
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -84,16 +83,17 @@ class Taxonomy:
     paths: tuple[tuple[str, str, str], ...]
 
     @classmethod
-    def from_tsv(cls, path: Path) -> Taxonomy:
+    def parse_tsv(cls, text: str, source: str) -> Taxonomy:
+        """The taxonomy from TSV text (``source`` names the file in errors)."""
         rows: list[tuple[str, str, str]] = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(text.splitlines(), 1):
             cells = [c.strip() for c in line.split("\t")]
             if n == 1 and cells[:1] == ["一级分类"]:
                 continue  # header
             if not any(cells):
                 continue
             if len(cells) < 3 or not all(cells[:3]):
-                raise SchemaError(f"{path}: line {n}: expected three tab-separated levels")
+                raise SchemaError(f"{source}: line {n}: expected three tab-separated levels")
             rows.append((cells[0], cells[1], cells[2]))
         return cls(tuple(dict.fromkeys(rows)))
 
@@ -142,19 +142,11 @@ class WorkOrderSchema:
         return spec is not None and spec.kind == "address" and component in self.address_components
 
     @classmethod
-    def load(cls, path: Path) -> WorkOrderSchema:
-        """Read and validate a schema TOML; the taxonomy path is relative to the TOML's folder
-        first, then to the working directory."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SchemaError(f"{path}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SchemaError(f"{path}: not valid TOML: {exc}") from None
-        return cls.from_mapping(data, path)
+    def from_mapping(
+        cls, data: Mapping[str, object], path: Path, taxonomy_of: Callable[[str], Taxonomy]
+    ) -> WorkOrderSchema:
+        """Validate a schema TOML's tables; ``taxonomy_of`` reads the ``taxonomy_file`` named."""
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object], path: Path) -> WorkOrderSchema:
         def fail(key: str, expected: str) -> SchemaError:
             return SchemaError(f"{path}: {key}: expected {expected}")
 
@@ -225,11 +217,7 @@ class WorkOrderSchema:
         if tax_file is not None:
             if not isinstance(tax_file, str) or not tax_file:
                 raise fail("taxonomy_file", "a path string")
-            candidates = [path.parent / tax_file, Path(tax_file)]
-            found = next((c for c in candidates if c.is_file()), None)
-            if found is None:
-                raise SchemaError(f"{path}: taxonomy_file: {tax_file} not found")
-            taxonomy = Taxonomy.from_tsv(found)
+            taxonomy = taxonomy_of(tax_file)
         return cls(
             fields=tuple(specs),
             request_types=strings("request_types", DEFAULT_REQUEST_TYPES),
@@ -239,11 +227,6 @@ class WorkOrderSchema:
             dispatch_threshold=number("dispatch_threshold", 0.6, 0.0, 1.0),
             duplicate_window_days=number("duplicate_window_days", 7.0, 0.0, 3650.0),
         )
-
-
-def default_schema_path() -> Path:
-    """``sip_config/workorder.toml`` as shipped with the package."""
-    return Path(__file__).resolve().parents[2] / "sip_config" / "workorder.toml"
 
 
 @dataclass(frozen=True, slots=True)

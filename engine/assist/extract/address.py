@@ -9,12 +9,9 @@ also marks what is *not* an address in a sentence. The product needs only the ar
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -60,11 +57,6 @@ class TaggedToken:
     probability: float
 
 
-def trained_dir() -> Path:
-    """The folder of shipped artefacts (``models/trained``)."""
-    return Path(str(resources.files("jiesu.models") / "trained"))
-
-
 def _new_segmenter() -> Any:
     # jieba ships no type information; one Tokenizer per parser, never the module-level one.
     import jieba  # type: ignore[import-untyped]
@@ -76,35 +68,12 @@ def _new_segmenter() -> Any:
 class AddressParser:
     """Labels address parts with the CRF; one instance is shared by every call (read-only)."""
 
-    def __init__(
-        self, model_path: Path, gazetteer: Mapping[str, str], feature_set: int = 1
-    ) -> None:
-        import pycrfsuite  # type: ignore[import-untyped]  # ships no py.typed marker
-
-        if not model_path.is_file():
-            raise FileNotFoundError(f"address model not found: {model_path}")
-        self._tagger = pycrfsuite.Tagger()
-        self._tagger.open(str(model_path))
+    def __init__(self, tagger: Any, gazetteer: Mapping[str, str], feature_set: int = 1) -> None:
+        """``tagger``: an opened ``pycrfsuite.Tagger`` (the library ships no types)."""
+        self._tagger = tagger
         self._gazetteer = MappingProxyType(dict(gazetteer))
         self._feature_set = feature_set
         self._segmenter = _new_segmenter()
-
-    @classmethod
-    def load(cls, folder: Path) -> AddressParser:
-        """Load ``address_crf.crfsuite`` and ``address_gazetteer.json`` from ``folder``."""
-        gazetteer = json.loads((folder / GAZETTEER_FILE).read_text(encoding="utf-8"))
-        provenance = folder / PROVENANCE_FILE
-        # The features a model was trained with are recorded beside it (absent: the first set).
-        feature_set = 1
-        if provenance.is_file():
-            recorded = json.loads(provenance.read_text(encoding="utf-8"))
-            feature_set = int(recorded.get("parameters", {}).get("feature_set", 1))
-        return cls(folder / MODEL_FILE, gazetteer, feature_set)
-
-    @classmethod
-    def load_default(cls) -> AddressParser:
-        """The shipped model under ``models/trained``."""
-        return cls.load(trained_dir())
 
     def words(self, text: str) -> list[str]:
         """jieba's segmentation of ``text`` (exact mode, no HMM for unknown words)."""

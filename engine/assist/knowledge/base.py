@@ -17,7 +17,6 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 
 class KnowledgeFormatError(ValueError):
@@ -69,24 +68,26 @@ def _entry(raw: dict[str, object], where: str) -> KnowledgeEntry:
     )
 
 
-def _jsonl(path: Path) -> Iterator[KnowledgeEntry]:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+def parse_jsonl(text: str, source: str) -> Iterator[KnowledgeEntry]:
+    """The entries of JSONL text (``source`` names the file in errors)."""
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise KnowledgeFormatError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            raise KnowledgeFormatError(f"{source}:{number}: not JSON ({exc.msg})") from exc
         if not isinstance(raw, dict):
-            raise KnowledgeFormatError(f"{path}:{number}: expected a JSON object")
-        yield _entry(raw, f"{path}:{number}")
+            raise KnowledgeFormatError(f"{source}:{number}: expected a JSON object")
+        yield _entry(raw, f"{source}:{number}")
 
 
 _META = re.compile(r"^(id|version|effective_date|keywords|category)\s*:\s*(.*)$")
 
 
-def _markdown(path: Path) -> Iterator[KnowledgeEntry]:
-    lines = path.read_text(encoding="utf-8").splitlines()
+def parse_markdown(text: str, source: str) -> Iterator[KnowledgeEntry]:
+    """The entries of Markdown text (``source`` names the file in errors)."""
+    lines = text.splitlines()
     blocks: list[tuple[int, list[str]]] = [(1, [])]
     for number, line in enumerate(lines, 1):
         if line.strip() == "---":
@@ -115,30 +116,12 @@ def _markdown(path: Path) -> Iterator[KnowledgeEntry]:
                 in_body = True
                 body.append(line)
         raw["body"] = "\n".join(body).strip()
-        yield _entry(raw, f"{path}:{start}")
+        yield _entry(raw, f"{source}:{start}")
 
 
 @dataclass(frozen=True)
 class KnowledgeBase:
     entries: tuple[KnowledgeEntry, ...]
-
-    @classmethod
-    def load(cls, path: Path) -> KnowledgeBase:
-        """Read a ``.jsonl`` or ``.md`` file (or every such file in a folder, sorted)."""
-        files = (
-            sorted(p for p in path.iterdir() if p.suffix in (".jsonl", ".md"))
-            if path.is_dir()
-            else [path]
-        )
-        entries: list[KnowledgeEntry] = []
-        for file in files:
-            if file.suffix == ".md":
-                entries.extend(_markdown(file))
-            elif file.suffix == ".jsonl":
-                entries.extend(_jsonl(file))
-            else:
-                raise KnowledgeFormatError(f"{file}: expected a .jsonl or .md file")
-        return cls.of(entries, str(path))
 
     @classmethod
     def of(cls, entries: Sequence[KnowledgeEntry], where: str = "knowledge base") -> KnowledgeBase:

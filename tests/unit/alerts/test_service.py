@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from jiesu.engine.alerts.config import load_alerts
+from jiesu.engine.alerts.loaders import load_text_emotion
 from jiesu.engine.alerts.service import AlertService
-from jiesu.engine.alerts.text_emotion import TextEmotionModel
 from jiesu.engine.audio import AudioChunk, Leg
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import (
@@ -31,7 +31,7 @@ async def test_a_call_through_the_service(tmp_path: Path) -> None:
     await log.start()
     metrics = Metrics()
     # Character head only (no embedder): fast, and the shipped artefact without shared data.
-    service = AlertService(log, metrics, load_alerts(), TextEmotionModel.load(), tick_s=3600)
+    service = AlertService(log, metrics, load_alerts(), load_text_emotion(), tick_s=3600)
     await service.start()
     try:
         c = "call-1"
@@ -91,7 +91,7 @@ async def test_caller_audio_gives_prosody_and_a_louder_higher_voice_reads_as_aro
     log = EventLog(tmp_path / "events.sqlite3")
     await log.start()
     metrics = Metrics()
-    service = AlertService(log, metrics, load_alerts(), TextEmotionModel.load(), tick_s=3600)
+    service = AlertService(log, metrics, load_alerts(), load_text_emotion(), tick_s=3600)
     await service.start()
     c = "call-voice"
     try:
@@ -126,7 +126,7 @@ async def test_a_flood_of_finals_is_read_back_from_the_log_not_dropped(tmp_path:
     await log.start()
     metrics = Metrics()
     service = AlertService(
-        log, metrics, load_alerts(), TextEmotionModel.load(), tick_s=3600, queue_limit=8
+        log, metrics, load_alerts(), load_text_emotion(), tick_s=3600, queue_limit=8
     )
     await service.start()
     try:
@@ -151,7 +151,7 @@ async def test_calls_without_an_end_are_forgotten_beyond_the_limit(tmp_path: Pat
     await log.start()
     metrics = Metrics()
     service = AlertService(
-        log, metrics, load_alerts(), TextEmotionModel.load(), tick_s=3600, max_calls=3
+        log, metrics, load_alerts(), load_text_emotion(), tick_s=3600, max_calls=3
     )
     for i in range(5):
         service.audio(AudioChunk(f"c{i}", Leg.CALLER, 0, 0, np.zeros(320, np.int16)))

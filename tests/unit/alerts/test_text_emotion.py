@@ -8,13 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jiesu.engine.alerts.emotion_train import choose_thresholds, fit, read_labelled, scores
-from jiesu.engine.alerts.text_emotion import (
-    LABELS,
-    TextEmotionModel,
-    char_ngrams,
-    default_model_path,
-)
+from jiesu.engine.alerts.loaders import TEXT_EMOTION_ARTEFACT, load_text_emotion, save_text_emotion
+from jiesu.engine.alerts.text_emotion import LABELS, char_ngrams
+from jiesu.engine.train.emotion import choose_thresholds, fit, read_labelled, scores
 
 TINY = {
     "angry": ["太过分了投诉你们", "气愤至极你们不管", "简直太过分了不管事"],
@@ -46,8 +42,8 @@ def test_fit_save_load_round_trip(tmp_path: Path) -> None:
     model = fit(texts, labels, c=10.0, emb=emb)
     model.thresholds = {lab: 0.3 for lab in LABELS}
     path = tmp_path / "m.npz"
-    model.save(path)
-    loaded = TextEmotionModel.load(path)
+    save_text_emotion(model, path)
+    loaded = load_text_emotion(path)
     assert loaded.thresholds == model.thresholds
     for text in ("你们太过分了", "谢谢非常开心"):
         a, b = model.predict(text).probs, loaded.predict(text).probs
@@ -121,11 +117,11 @@ def test_read_labelled_counts_bad_rows(tmp_path: Path) -> None:
 
 
 def test_shipped_artefact_is_small_documented_and_works_without_data() -> None:
-    path = default_model_path()
+    path = TEXT_EMOTION_ARTEFACT
     assert path.stat().st_size < 10_000_000
     provenance = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     assert {"data", "command", "cv_metrics", "artefact_sha256"} <= set(provenance)
-    model = TextEmotionModel.load(path)  # character head only: no embedder, no shared data
+    model = load_text_emotion(path)  # character head only: no embedder, no shared data
     angry = model.predict("你们这是什么态度，太过分了，我要投诉你们！")
     calm = model.predict("好的，谢谢你们，辛苦了，祝你们工作顺利")
     assert angry.probs["angry"] > calm.probs["angry"]

@@ -8,7 +8,7 @@ import assist_doubles as doubles
 import pytest
 
 from jiesu.engine.assist.filler import CST, FillerState, TicketFiller, summarize
-from jiesu.engine.assist.workorder import WorkOrderSchema, default_schema_path
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema
 from jiesu.engine.audio import Leg
 from jiesu.engine.events import FieldOrigin, TicketField, TranscriptFinal
 
@@ -17,7 +17,7 @@ START = datetime(2026, 12, 3, 9, 30, tzinfo=CST)
 
 @pytest.fixture
 def filler() -> TicketFiller:
-    return TicketFiller(WorkOrderSchema.load(default_schema_path()), doubles.toolkit())
+    return TicketFiller(load_schema(SCHEMA_FILE), doubles.toolkit())
 
 
 def say(

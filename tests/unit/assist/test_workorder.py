@@ -7,20 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema
 from jiesu.engine.assist.workorder import (
     FieldValue,
     SchemaError,
     Taxonomy,
     WorkOrder,
-    WorkOrderSchema,
     address_text,
-    default_schema_path,
 )
 from jiesu.engine.events import FieldOrigin
 
 
 def test_default_schema_is_the_12345_order() -> None:
-    schema = WorkOrderSchema.load(default_schema_path())
+    schema = load_schema(SCHEMA_FILE)
     kinds = {spec.kind for spec in schema.fields}
     assert {"name", "phone", "address", "time", "request_type", "category", "urgency"} <= kinds
     assert {"summary", "department", "dispatch", "duplicate"} <= kinds
@@ -51,7 +50,7 @@ def test_bad_schemas_name_file_and_key(tmp_path: Path, toml: str, message: str) 
     path = tmp_path / "wo.toml"
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(SchemaError, match=re.escape(message)) as info:
-        WorkOrderSchema.load(path)
+        load_schema(path)
     assert str(path) in str(info.value)
 
 
@@ -59,7 +58,7 @@ def test_taxonomy_tsv_rejects_short_rows(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     path.write_text("一级分类\t二级分类\t三级分类\na\tb\tc\na\tb\n", encoding="utf-8")
     with pytest.raises(SchemaError, match="line 3"):
-        Taxonomy.from_tsv(path)
+        Taxonomy.parse_tsv(path.read_text(encoding="utf-8"), str(path))
 
 
 def test_agent_edit_locks_the_field_against_automatic_updates() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import assist_doubles as doubles
 
 from jiesu.bench import workorder
-from jiesu.engine.assist.workorder import default_schema_path
+from jiesu.engine.assist.loaders import SCHEMA_FILE
 
 
 def write_calls(path: Path, reference: dict[str, object]) -> None:
@@ -26,7 +26,7 @@ def write_calls(path: Path, reference: dict[str, object]) -> None:
 
 
 def args_for(path: Path) -> argparse.Namespace:
-    return argparse.Namespace(data=path, schema=default_schema_path(), departments=None)
+    return argparse.Namespace(data=path, schema=SCHEMA_FILE, departments=None)
 
 
 def test_scores_each_reference_field(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import tomllib
 
-from jiesu.engine.assist.workorder import WorkOrderSchema, default_schema_path
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema
 from jiesu.engine.gateway.static import StaticSite
 from jiesu.engine.labels import (
     ALERT_LEVEL,
@@ -32,7 +32,7 @@ def test_screens_get_every_table_and_the_schema_field_labels() -> None:
     data = tomllib.loads(LABELS_PATH.read_text(encoding="utf-8"))
     assert {name: tables[name.upper()] for name in data} == data
     assert tables["FIELD_VALUES"]["urgency"]["urgent"] == "紧急"
-    schema = WorkOrderSchema.load(default_schema_path())
+    schema = load_schema(SCHEMA_FILE)
     assert tables["ORDER_FIELDS"] == [[spec.name, spec.label] for spec in schema.fields]
     assert tables["ORDER_FIELDS"][0] == ["caller_name", "来电人"]
 

@@ -166,3 +166,14 @@ def test_decoder_loops_are_recognised() -> None:
     assert is_looping("广州市 佛地产 中间协会分析广州市 佛地产 中间协会分析")
     assert not is_looping("谢谢你谢谢你，我知道了")
     assert not is_looping("我住在武侯区，武侯区玉林街道")
+
+
+def test_shipped_paths_point_into_this_checkout() -> None:
+    from jiesu.models.registry import shared_data_path, shipped_path, trained_path
+
+    root = shipped_path()
+    assert (root / "pyproject.toml").is_file() and (root / "models" / "registry.py").is_file()
+    assert shipped_path("sip_config", "jiesu.toml").is_file()
+    assert trained_path() == root / "models" / "trained"
+    assert trained_path("classify_l1.npz").is_file()
+    assert shared_data_path("text") == root.parent / "shared" / "data" / "text"

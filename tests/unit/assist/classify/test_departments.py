@@ -8,6 +8,7 @@ import pytest
 
 from jiesu.engine.assist.classify.category import CategoryPrediction, ScoredLabel
 from jiesu.engine.assist.classify.departments import DepartmentConfigError, DepartmentRouter
+from jiesu.engine.assist.loaders import load_category_model, load_departments
 
 SHIPPED = Path(__file__).resolve().parents[4] / "sip_config" / "departments.toml"
 
@@ -40,7 +41,7 @@ def prediction(
 def router(tmp_path: Path, text: str = CONFIG) -> DepartmentRouter:
     path = tmp_path / "departments.toml"
     path.write_text(text, encoding="utf-8")
-    return DepartmentRouter.from_config(path)
+    return load_departments(path)
 
 
 def test_probabilities_follow_the_weights_and_the_threshold(tmp_path: Path) -> None:
@@ -70,10 +71,8 @@ def test_unmapped_categories_give_an_empty_list_not_ready(tmp_path: Path) -> Non
 
 
 def test_shipped_mapping_covers_every_trained_label() -> None:
-    from jiesu.engine.assist.classify.category import DEFAULT_ARTEFACT, CategoryModel
-
-    shipped = DepartmentRouter.from_config(SHIPPED)
-    for label in CategoryModel.load(DEFAULT_ARTEFACT).labels:
+    shipped = load_departments(SHIPPED)
+    for label in load_category_model().labels:
         assert label in shipped.level1, label
 
 

@@ -14,21 +14,22 @@ from jiesu.engine.assist.extract.address import (
     MODEL_FILE,
     PROVENANCE_FILE,
     AddressParser,
-    trained_dir,
 )
 from jiesu.engine.assist.extract.address_corpus import read_corpus
-from jiesu.engine.assist.extract.address_train import evaluate, spoken_copy
+from jiesu.engine.assist.loaders import load_address_parser
+from jiesu.engine.train.address import evaluate, spoken_copy
+from jiesu.models.registry import trained_path
 
 DEV = SHARED_DATA / "text" / "address_parsing" / "dev.txt"
 
 
 @pytest.fixture(scope="module")
 def parser() -> AddressParser:
-    return AddressParser.load_default()
+    return load_address_parser()
 
 
 def test_artefact_is_small_and_its_provenance_matches() -> None:
-    folder = trained_dir()
+    folder = trained_path()
     provenance = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
     for name in (MODEL_FILE, GAZETTEER_FILE):
         digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()

@@ -11,7 +11,7 @@ from jiesu.engine.assist.extract.address_corpus import (
     spans,
 )
 from jiesu.engine.assist.extract.address_features import sequence_features, tokenize
-from jiesu.engine.assist.extract.address_train import build_gazetteer, spoken_copy
+from jiesu.engine.train.address import build_gazetteer, spoken_copy
 
 SAMPLE = """浙 B-prov
 江 I-prov

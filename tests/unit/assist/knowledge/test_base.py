@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from jiesu.engine.assist.knowledge.base import KnowledgeBase, KnowledgeFormatError
+from jiesu.engine.assist.knowledge.base import KnowledgeFormatError
+from jiesu.engine.assist.loaders import load_knowledge_base
 
 DEMO = Path(__file__).resolve().parents[4] / "sip_config" / "knowledge" / "demo_kb.jsonl"
 
 
 def test_demo_kb_has_60_plus_complete_entries_across_the_usual_topics() -> None:
-    kb = KnowledgeBase.load(DEMO)
+    kb = load_knowledge_base(DEMO)
     assert len(kb) >= 60
     for e in kb.entries:
         assert e.id and e.title and len(e.body) > 40 and e.keywords and e.version
@@ -40,7 +41,7 @@ def test_demo_kb_has_no_private_phone_numbers() -> None:
     import re
 
     allowed = {"12345", "12333", "12329", "12315", "12369", "12123", "95598", "110", "119", "120"}
-    for e in KnowledgeBase.load(DEMO).entries:
+    for e in load_knowledge_base(DEMO).entries:
         for number in re.findall(r"\d{3,}", e.body):
             if len(number) >= 5 or number in {"110", "119", "120"}:
                 assert number in allowed, (e.id, number)
@@ -69,7 +70,7 @@ keywords: 停水
 def test_markdown_entries(tmp_path: Path) -> None:
     path = tmp_path / "kb.md"
     path.write_text(MARKDOWN, encoding="utf-8")
-    kb = KnowledgeBase.load(path)
+    kb = load_knowledge_base(path)
     first, second = kb.entries
     assert first.id == "RP-X1" and first.title == "居住证办理" and first.version == "2.1"
     assert first.keywords == ("居住证", "办理", "签注")
@@ -83,7 +84,7 @@ def test_a_folder_loads_every_file(tmp_path: Path) -> None:
     (tmp_path / "b.jsonl").write_text(
         DEMO.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8"
     )
-    assert len(KnowledgeBase.load(tmp_path)) == 3
+    assert len(load_knowledge_base(tmp_path)) == 3
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ def test_jsonl_errors_name_file_line_and_key(tmp_path: Path, line: str, message:
     path = tmp_path / "kb.jsonl"
     path.write_text("\n" + line + "\n", encoding="utf-8")
     with pytest.raises(KnowledgeFormatError, match=message) as err:
-        KnowledgeBase.load(path)
+        load_knowledge_base(path)
     assert "kb.jsonl:2" in str(err.value)
 
 
@@ -117,4 +118,4 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "kb.jsonl"
     path.write_text(f"{line}\n{line}\n", encoding="utf-8")
     with pytest.raises(KnowledgeFormatError, match="duplicate"):
-        KnowledgeBase.load(path)
+        load_knowledge_base(path)

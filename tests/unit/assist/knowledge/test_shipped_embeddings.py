@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.engine.assist.classify.corpus import cached_embeddings
-from jiesu.engine.assist.knowledge import KnowledgeBase
+from jiesu.engine.assist.loaders import cached_embeddings, load_knowledge_base
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -46,13 +45,13 @@ def test_stale_shipped_copy_falls_back_to_embedding_into_the_cache(tmp_path: Pat
 
 
 def test_the_demo_knowledge_base_embeddings_are_shipped_and_current() -> None:
-    kb = KnowledgeBase.load(REPO / "sip_config" / "knowledge" / "demo_kb.jsonl")
+    kb = load_knowledge_base(REPO / "sip_config" / "knowledge" / "demo_kb.jsonl")
     texts = [f"{e.title}。{e.body}" for e in kb.entries]
     digest = hashlib.sha256("\x1e".join(["kb-passage", *texts]).encode()).hexdigest()[:32]
     shipped = REPO / "models" / "trained" / f"kb-passage-{digest}.npy"
     assert shipped.is_file(), (
         f"{shipped.name} missing: the demo KB changed; regenerate it with "
-        "JIESU_CACHE=/tmp/kb python -c 'from jiesu.engine.assist.toolkit import load_toolkit; "
+        "JIESU_CACHE=/tmp/kb python -c 'from jiesu.engine.assist.loaders import load_toolkit; "
         "load_toolkit(None, None)' and copy /tmp/kb/embeddings/kb-passage-*.npy to models/trained/"
     )
     assert np.load(shipped).shape == (len(texts), 384)

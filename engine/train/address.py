@@ -12,7 +12,6 @@ and ``address_crf.provenance.json`` (data, command, parameters, dev metrics, dat
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import random
@@ -30,7 +29,6 @@ from jiesu.engine.assist.extract.address import (
     PROVENANCE_FILE,
     AddressParser,
     _new_segmenter,
-    trained_dir,
 )
 from jiesu.engine.assist.extract.address_corpus import (
     LabelledAddress,
@@ -44,8 +42,10 @@ from jiesu.engine.assist.extract.address_features import (
     sequence_features,
 )
 from jiesu.engine.assist.extract.spoken import read_count, read_digits
+from jiesu.engine.assist.loaders import load_address_parser
+from jiesu.models.registry import sha256_file, shared_data_path, trained_path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared/data/text/address_parsing"
+DEFAULT_DATA = shared_data_path("text", "address_parsing")
 logger = logging.getLogger("jiesu.train.address")
 
 #: What callers say before an address, and after it (written for this project).
@@ -142,14 +142,10 @@ def evaluate(parser: AddressParser, corpus: Sequence[LabelledAddress]) -> dict[s
     }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import pycrfsuite  # type: ignore[import-untyped]  # ships no py.typed marker
 
-    output: Path = args.output or trained_dir()
+    output: Path = args.output or trained_path()
     output.mkdir(parents=True, exist_ok=True)
     if not args.train.is_file():
         raise FileNotFoundError(f"training file not found: {args.train}")
@@ -203,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     train_s = time.monotonic() - started
 
-    parser = AddressParser.load(output)
+    parser = load_address_parser(output)
     metrics: dict[str, Any] = {}
     if args.dev.is_file():
         dev = read_corpus(args.dev.read_text(encoding="utf-8").splitlines())
@@ -214,13 +210,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "artefact": MODEL_FILE,
         "gazetteer": GAZETTEER_FILE,
         "sha256": {
-            MODEL_FILE: _sha256(model_path),
-            GAZETTEER_FILE: _sha256(output / GAZETTEER_FILE),
+            MODEL_FILE: sha256_file(model_path),
+            GAZETTEER_FILE: sha256_file(output / GAZETTEER_FILE),
         },
         "size_bytes": model_path.stat().st_size + (output / GAZETTEER_FILE).stat().st_size,
         "data": {
             "train": str(args.train),
-            "train_sha256": _sha256(args.train),
+            "train_sha256": sha256_file(args.train),
             "train_addresses": len(train),
             "dev": str(args.dev),
             "source": "Li & Lu, NAACL 2019, neural-chinese-address-parsing (licence unstated; "

@@ -1,4 +1,4 @@
-"""Readers for the labelled message file and the taxonomy, and an embedding cache.
+"""Readers of the category training data: the labelled message file and the taxonomy.
 
 ``classified.tsv``: a header, then ``id, title, time, detail, label_l1`` (tab-separated).
 ``taxonomy_3level.tsv``: a header, then ``一级, 二级, 三级``. Bad rows raise ``ValueError``
@@ -8,13 +8,9 @@ naming the file and line: a training set that silently loses rows would mislead 
 from __future__ import annotations
 
 import csv
-import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 csv.field_size_limit(1 << 24)
 
@@ -64,34 +60,3 @@ def read_taxonomy(path: Path) -> list[tuple[str, str, str]]:
 def taxonomy_texts(rows: Sequence[tuple[str, str, str]]) -> list[str]:
     """What the taxonomy rows are embedded as."""
     return [f"{a} {b} {c}" for a, b, c in rows]
-
-
-def cached_embeddings(
-    embed: Callable[[Sequence[str]], npt.NDArray[np.float32]],
-    texts: Sequence[str],
-    cache_dir: Path | None,
-    kind: str,
-    shipped_dir: Path | None = None,
-) -> npt.NDArray[np.float32]:
-    """``embed(texts)``, kept under ``cache_dir`` keyed by the texts' sha256 (embedding a few
-    hundred messages takes minutes on a small CPU; reruns of a benchmark need not pay again).
-
-    ``shipped_dir`` (read-only, e.g. the package's ``models/trained``) is looked in first: the
-    demo knowledge base's embeddings ship there, so a fresh install starts in seconds."""
-    digest = hashlib.sha256("\x1e".join([kind, *texts]).encode("utf-8")).hexdigest()[:32]
-    name = f"{kind}-{digest}.npy"
-    for folder in (shipped_dir, cache_dir):
-        path = folder / name if folder is not None else None
-        if path is not None and path.is_file():
-            cached = np.load(path, allow_pickle=False)
-            if cached.shape[0] == len(texts):
-                return np.asarray(cached, dtype=np.float32)
-    if cache_dir is None:
-        return embed(texts)
-    path = cache_dir / name
-    matrix = embed(texts)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, matrix)
-    tmp.replace(path)
-    return matrix
