@@ -28,6 +28,7 @@ from typing import Any
 
 from jiesu.bench.workorder import DEFAULT_DATA, load_calls
 from jiesu.engine.audio import Leg
+from jiesu.engine.calls import CallStats, IngestCall
 from jiesu.engine.config import (
     AssistConfig,
     AuthConfig,
@@ -38,7 +39,6 @@ from jiesu.engine.config import (
     StorageConfig,
 )
 from jiesu.engine.events import CallMode, QaResult, TranscriptFinal
-from jiesu.engine.ingest import CallStats, IngestCall
 from jiesu.engine.runtime import Runtime
 from jiesu.engine.storage import open_store
 

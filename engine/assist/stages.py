@@ -38,6 +38,7 @@ from jiesu.engine.assist.filler import (
     reference_from_ms,
 )
 from jiesu.engine.assist.toolkit import Knowledge, TrackerLike
+from jiesu.engine.calls import IngestCall
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import (
     CallEnded,
@@ -53,7 +54,6 @@ from jiesu.engine.events import (
 )
 from jiesu.engine.gateway.protocol import DispatchTicket, EditField, SubmitTicket
 from jiesu.engine.gateway.server import EditRefused, TicketRequest
-from jiesu.engine.ingest.sink import IngestCall
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.privacy import mask_phone
 from jiesu.engine.storage.base import CallerHistory, TicketStore, TranscriptRow

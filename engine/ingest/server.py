@@ -19,7 +19,7 @@ Metrics (all in the :class:`~jiesu.engine.metrics.Metrics` passed in):
 * ``ingest_calls_started_total``, ``ingest_calls_refused_total{reason}``,
   ``ingest_calls_ended_total{reason}``, gauge ``ingest_calls_active``
 * ``ingest_frames_total`` (used), ``ingest_frames_lost_total`` (filled with silence),
-  ``ingest_frames_dropped_total{reason}`` (unknown_call and the :class:`.stream.DropReason`\\ s)
+  ``ingest_frames_dropped_total{reason}`` (unknown_call and the :class:`~jiesu.engine.legstream.DropReason`\\ s)
 * ``ingest_chunks_total``, ``ingest_sink_errors_total{stage}``,
   ``ingest_notices_suppressed_total``, ``ingest_internal_errors_total``
 """
@@ -40,10 +40,10 @@ from websockets.http11 import Request, Response
 
 from jiesu.engine.audio import AudioChunk
 from jiesu.engine.auth import AuthError, Claims, Role, TokenSigner, token_fingerprint
+from jiesu.engine.calls import CallStats, IngestCall, IngestSink
 from jiesu.engine.config import IngestConfig
 from jiesu.engine.ingest.protocol import (
     Audio,
-    CallStats,
     Error,
     Hello,
     ServerFrame,
@@ -55,10 +55,9 @@ from jiesu.engine.ingest.protocol import (
     decode_client_frame,
     encode_frame,
 )
-from jiesu.engine.ingest.sink import IngestCall, IngestSink
-from jiesu.engine.ingest.stream import (
+from jiesu.engine.ingest.stream import CallStream
+from jiesu.engine.legstream import (
     DEFAULT_MAX_GAP_MS,
-    CallStream,
     DecoderFactory,
     ResamplerFactory,
     StartRefused,

@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 
 from jiesu.engine.audio import AudioChunk, Leg
+from jiesu.engine.calls import CallStats, IngestCall, IngestSink, LegStats
 from jiesu.engine.config import SipConfig
 from jiesu.engine.events import CallMode
-from jiesu.engine.ingest.protocol import CallStats, LegStats
-from jiesu.engine.ingest.sink import IngestCall, IngestSink
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.sip.recorder import LegRecorder, purge_old_recordings
 from jiesu.engine.sip.routing import RoutingRules
