@@ -6,7 +6,7 @@ Run by the supervisor as ``python -m jiesu.engine.sip.worker SETTINGS_JSON``. Th
   callback runs here, and it executes commands from the main process between polls;
 * pjmedia's clock thread calls :meth:`Tap.onFrameReceived` for every leg every 20 ms: it only
   copies the frame and enqueues it (never blocks; a full queue drops the frame and counts it);
-* a sender thread packs queued messages as msgpack onto the Unix socket, and a reader thread
+* a sender thread encodes queued frames (:mod:`.frames`) onto the Unix socket, and a reader thread
   decodes commands from it. Neither touches pjsua2, and pjsua2 objects are only created and
   released on the main thread (so none is garbage-collected on an unregistered thread).
 
@@ -35,13 +35,33 @@ from typing import Any, TypeVar
 import pjsua2 as pj  # type: ignore[import-untyped]
 
 from jiesu.engine.audio import Leg
+from jiesu.engine.events import CallMode
 from jiesu.engine.logsetup import configure_logging, redact
 from jiesu.engine.privacy import mask_phone
+from jiesu.engine.sip.frames import (
+    AudioFrame,
+    BadFrame,
+    CallEnd,
+    CallStart,
+    Command,
+    Dtmf,
+    FrameReader,
+    LegEnd,
+    Metric,
+    Op,
+    Ping,
+    Pong,
+    Ready,
+    Registration,
+    Stop,
+    WireError,
+    WorkerFrame,
+    encode_frame,
+)
 from jiesu.engine.sip.request_gate import RequestGate
 from jiesu.engine.sip.routing import Route, request_uri, route, sip_user
 from jiesu.engine.sip.sanity import check_request
 from jiesu.engine.sip.settings import FRAME_MS, RATE, WorkerSettings
-from jiesu.engine.sip.wire import FrameReader, WireError, pack
 
 log = logging.getLogger("jiesu.sip.worker")
 
@@ -116,16 +136,9 @@ class Tap(pj.AudioMediaPort):  # type: ignore[misc]
         data = bytes(frame.buf)
         seq = self.seq
         self.seq += 1
-        message = {
-            "t": "audio",
-            "c": self.call_id,
-            "l": self.leg.value,
-            "s": seq,
-            "m": self.offset_ms + FRAME_MS * seq,
-            "p": data,
-        }
+        frame = AudioFrame(self.call_id, self.leg, seq, self.offset_ms + FRAME_MS * seq, data)
         try:
-            self.worker.outbox.put_nowait(message)
+            self.worker.outbox.put_nowait(frame)
         except queue.Full:
             self.dropped += 1
 
@@ -260,17 +273,16 @@ class Session:
         if not self.started:
             self.started = True
             self.worker.send_control(
-                {
-                    "t": "start",
-                    "c": self.call_id,
-                    "mode": self.mode,
-                    "dialled": self.dialled,
-                    "caller": self.caller_masked,
-                    "number": self.caller_number,
-                    "agent": sip_user(self.worker.settings.agent_uri) if self.agent else "",
-                    "legs": [leg.value for leg in self.legs],
-                    "codec": call.codec,
-                }
+                CallStart(
+                    call_id=self.call_id,
+                    mode=CallMode(self.mode),
+                    dialled=self.dialled,
+                    caller_masked=self.caller_masked,
+                    number=self.caller_number,
+                    agent=sip_user(self.worker.settings.agent_uri) if self.agent else "",
+                    legs=self.legs,
+                    codec=call.codec,
+                )
             )
         if call.tap is None:
             call.tap = self.worker.acquire_tap(self, call.leg)
@@ -289,9 +301,7 @@ class Session:
             log.info("call %s: caller and agent bridged", self.call_id[:8])
 
     def on_dtmf(self, call: SipCall, digit: str, method: str) -> None:
-        self.worker.send_control(
-            {"t": "dtmf", "c": self.call_id, "l": call.leg.value, "d": digit, "method": method}
-        )
+        self.worker.send_control(Dtmf(self.call_id, call.leg, digit, method))
         other = self.agent if call is self.caller else self.caller
         if other is not None and other.audio is not None and not other.disconnected:
             other.dialDtmf(digit)
@@ -322,20 +332,18 @@ class Session:
                 tap.closed = True
                 self.worker.release_tap(tap)
             legs.append(
-                {
-                    "l": call.leg.value,
-                    "frames": tap.seq if tap else 0,
-                    "dropped": tap.dropped if tap else 0,
-                    "rtp_packets": call.rx_packets,
-                    "rtp_lost": call.rx_lost,
-                }
+                LegEnd(
+                    leg=call.leg,
+                    frames=tap.seq if tap else 0,
+                    dropped=tap.dropped if tap else 0,
+                    rtp_packets=call.rx_packets,
+                    rtp_lost=call.rx_lost,
+                )
             )
             if tap is not None and tap.dropped:
                 self.worker.count("sip_frames_dropped_total", {"where": "worker"}, tap.dropped)
         if self.started:
-            self.worker.send_control(
-                {"t": "end", "c": self.call_id, "reason": self.reason or "ended", "legs": legs}
-            )
+            self.worker.send_control(CallEnd(self.call_id, self.reason or "ended", tuple(legs)))
         self.worker.retire(self)
 
 
@@ -357,13 +365,7 @@ class Account(pj.Account):  # type: ignore[misc]
         self.worker.registered = active
         log.info("registration: %d %s (active %s)", prm.code, prm.reason, active)
         self.worker.send_control(
-            {
-                "t": "reg",
-                "code": int(prm.code),
-                "reason": str(prm.reason),
-                "active": active,
-                "expires": int(prm.expiration),
-            }
+            Registration(int(prm.code), str(prm.reason), active, int(prm.expiration))
         )
 
 
@@ -388,8 +390,8 @@ class Worker:
     def __init__(self, settings: WorkerSettings, sock: socket.socket) -> None:
         self.settings = settings
         self.sock = sock
-        self.outbox: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=settings.frame_queue)
-        self.commands: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1000)
+        self.outbox: queue.Queue[WorkerFrame] = queue.Queue(maxsize=settings.frame_queue)
+        self.commands: queue.Queue[Command | Ping] = queue.Queue(maxsize=1000)
         self.sessions: dict[str, Session] = {}
         self.graveyard: list[Session] = []
         #: Idle taps for reuse (at most one per leg that was ever live at the same time).
@@ -406,23 +408,23 @@ class Worker:
         self.request_gate = RequestGate(self.count)
 
     # --- messages to the main process -------------------------------------------------
-    def send_control(self, message: dict[str, Any]) -> None:
-        """Control messages are never dropped: wait for room (the sender always drains)."""
+    def send_control(self, frame: WorkerFrame) -> None:
+        """Control frames are never dropped: wait for room (the sender always drains)."""
         try:
-            self.outbox.put(message, timeout=5.0)
+            self.outbox.put(frame, timeout=5.0)
         except queue.Full:
-            log.error("outbox stuck for 5 s; lost a %s message", message.get("t"))
+            log.error("outbox stuck for 5 s; lost a %s frame", frame.TYPE)
 
     def count(self, name: str, labels: dict[str, str] | None = None, amount: int = 1) -> None:
-        self.send_control({"t": "metric", "name": name, "labels": labels or {}, "n": amount})
+        self.send_control(Metric(name, tuple((labels or {}).items()), amount))
 
     def _sender(self) -> None:
         while True:
-            message = self.outbox.get()
-            batch = [pack(message)]
+            frame = self.outbox.get()
+            batch = [encode_frame(frame)]
             while len(batch) < 64:
                 try:
-                    batch.append(pack(self.outbox.get_nowait()))
+                    batch.append(encode_frame(self.outbox.get_nowait()))
                 except queue.Empty:
                     break
             try:
@@ -442,11 +444,14 @@ class Worker:
                 self.stopping.set()  # the main process went away: stop
                 return
             try:
-                for message in reader.feed(data):
-                    if message["t"] == "stop":
+                for frame in reader.feed(data):
+                    if isinstance(frame, Stop):
                         self.stopping.set()
+                    elif isinstance(frame, Command | Ping):
+                        self.commands.put(frame)
                     else:
-                        self.commands.put(message)
+                        problem = frame.problem if isinstance(frame, BadFrame) else frame.TYPE
+                        log.error("bad frame from the main process: %s", problem)
             except WireError as exc:
                 log.error("bad message from the main process: %s", exc)
 
@@ -509,7 +514,7 @@ class Worker:
         self.account.create(acfg)
         threading.Thread(target=self._sender, name="sip-sender", daemon=True).start()
         threading.Thread(target=self._reader, name="sip-reader", daemon=True).start()
-        self.send_control({"t": "ready", "index": s.index, "port": self.port})
+        self.send_control(Ready(s.index, self.port))
         log.info("worker %d: SIP on %s (%s)", s.index, host, ",".join(s.transports))
 
     def acquire_tap(self, session: Session, leg: Leg) -> Tap:
@@ -600,34 +605,34 @@ class Worker:
         self.sessions.pop(session.call_id, None)
         self.graveyard.append(session)
 
-    def run_command(self, message: dict[str, Any]) -> None:
-        if message.get("t") == "ping":
+    def run_command(self, frame: Command | Ping) -> None:
+        if isinstance(frame, Ping):
             # A barrier: everything this worker sent before is on the socket ahead of it.
-            self.send_control({"t": "pong", "n": message.get("n", 0)})
+            self.send_control(Pong(frame.n))
             return
-        session = self.sessions.get(str(message.get("c", "")))
-        op = message.get("op")
+        session = self.sessions.get(frame.call_id)
+        op = frame.op
         if session is None or session.caller is None:
             log.warning("command %s for an unknown call", op)
             return
         caller = session.caller
-        if op == "hangup":
+        if op is Op.HANGUP:
             session.reason = session.reason or "hangup_command"
             for call in session.calls():
                 self.hangup(call)
-        elif op == "play" and caller.audio is not None:
+        elif op is Op.PLAY and caller.audio is not None:
             player = pj.AudioMediaPlayer()
-            player.createPlayer(str(message["wav"]), pj.PJMEDIA_FILE_NO_LOOP)
+            player.createPlayer(frame.arg, pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(caller.audio)
             session.player = player
-        elif op == "stop_play":
+        elif op is Op.STOP_PLAY:
             session.player = None
-        elif op == "transfer":
-            caller.xfer(str(message["uri"]), _op())
-        elif op == "bridge" and session.agent is None:
+        elif op is Op.TRANSFER:
+            caller.xfer(frame.arg, _op())
+        elif op is Op.BRIDGE and session.agent is None:
             session.mode = "assist"
             session.agent = SipCall(self, session, Leg.AGENT)
-            session.agent.makeCall(str(message["uri"]), _op())
+            session.agent.makeCall(frame.arg, _op())
         else:
             log.warning("command %s not possible now", op)
 
@@ -635,13 +640,15 @@ class Worker:
         self.ep.libHandleEvents(10)
         while True:
             try:
-                message = self.commands.get_nowait()
+                command = self.commands.get_nowait()
             except queue.Empty:
                 break
             try:
-                self.run_command(message)
+                self.run_command(command)
             except Exception:
-                log.exception("command %s failed", message.get("op"))
+                log.exception(
+                    "command %s failed", command.TYPE if isinstance(command, Ping) else command.op
+                )
                 self.count("sip_command_errors_total")
         now = time.monotonic()
         for session in list(self.sessions.values()):
