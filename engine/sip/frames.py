@@ -19,7 +19,7 @@ import dataclasses
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import msgpack
 
@@ -172,22 +172,7 @@ WorkerFrame = Ready | CallStart | AudioFrame | Dtmf | CallEnd | Metric | Registr
 MainFrame = Command | Ping | Stop
 Frame = WorkerFrame | MainFrame
 
-_FRAMES: dict[str, type[Any]] = {
-    cls.TYPE: cls
-    for cls in (
-        Ready,
-        CallStart,
-        AudioFrame,
-        Dtmf,
-        CallEnd,
-        Metric,
-        Registration,
-        Pong,
-        Command,
-        Ping,
-        Stop,
-    )
-}
+_FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(Frame)}
 
 
 @dataclass(frozen=True, slots=True)

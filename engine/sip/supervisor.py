@@ -40,27 +40,7 @@ from jiesu.engine.legstream import (
     payload_bytes,
 )
 from jiesu.engine.metrics import Metrics
-from jiesu.engine.sip.frames import (
-    AudioFrame,
-    BadFrame,
-    CallEnd,
-    CallStart,
-    Command,
-    Dtmf,
-    Frame,
-    FrameReader,
-    LegEnd,
-    MainFrame,
-    Metric,
-    Op,
-    Ping,
-    Pong,
-    Ready,
-    Registration,
-    Stop,
-    WireError,
-    encode_frame,
-)
+from jiesu.engine.sip import frames as fr
 from jiesu.engine.sip.recorder import LegRecorder, purge_old_recordings
 from jiesu.engine.sip.routing import RoutingRules
 from jiesu.engine.sip.settings import FRAME_MS, RATE, WorkerSettings
@@ -102,17 +82,6 @@ class _CallTrack:
     worker: int
     legs: dict[Leg, _LegTrack] = field(default_factory=dict)
     recorders: dict[Leg, LegRecorder] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class DtmfDigit:
-    """One DTMF key a caller or agent pressed, as a worker reported it."""
-
-    call_id: str
-    leg: str
-    digit: str
-    #: "rfc4733" (telephone-event in RTP) or "info" (SIP INFO application/dtmf-relay).
-    method: str
 
 
 @dataclass
@@ -170,8 +139,8 @@ class SipSupervisor:
         self.calls_ended = 0
         #: The latest DTMF keys, in the order the workers reported them (oldest dropped past
         #: 1000); ``dtmf_listener`` (for IVR flows) is called with each one as it comes.
-        self.dtmf: deque[DtmfDigit] = deque(maxlen=1000)
-        self.dtmf_listener: Callable[[DtmfDigit], None] | None = None
+        self.dtmf: deque[fr.Dtmf] = deque(maxlen=1000)
+        self.dtmf_listener: Callable[[fr.Dtmf], None] | None = None
         #: Registration state per worker index (True: registered), when registration is on.
         self.registered: dict[int, bool] = {}
 
@@ -274,7 +243,7 @@ class SipSupervisor:
         """Ask every worker to hang up and stop; kill one that does not within 5 s."""
         self._stopping = True
         for handle in self.workers:
-            self._send(handle, Stop())
+            self._send(handle, fr.Stop())
         for handle in self.workers:
             process = handle.process
             if process is None:
@@ -300,32 +269,32 @@ class SipSupervisor:
             self._dir.rmdir()
 
     # --- commands to calls (the answer-mode primitives for IVR flows) ---------------------
-    def _send(self, handle: WorkerHandle, frame: MainFrame) -> bool:
+    def _send(self, handle: WorkerHandle, frame: fr.MainFrame) -> bool:
         if handle.writer is None or handle.writer.is_closing():
             return False
-        handle.writer.write(encode_frame(frame))
+        handle.writer.write(fr.encode_frame(frame))
         return True
 
-    def command(self, call_id: str, op: Op, arg: str = "") -> bool:
+    def command(self, call_id: str, op: fr.Op, arg: str = "") -> bool:
         """Send ``op`` (with its WAV path or URI) to the worker of a call."""
         track = self._calls.get(call_id)
         if track is None:
             return False
-        return self._send(self.workers[track.worker], Command(call_id, op, arg))
+        return self._send(self.workers[track.worker], fr.Command(call_id, op, arg))
 
     def hangup(self, call_id: str) -> bool:
-        return self.command(call_id, Op.HANGUP)
+        return self.command(call_id, fr.Op.HANGUP)
 
     def play(self, call_id: str, wav: Path) -> bool:
-        return self.command(call_id, Op.PLAY, str(wav))
+        return self.command(call_id, fr.Op.PLAY, str(wav))
 
     def transfer(self, call_id: str, uri: str) -> bool:
         """Blind transfer with REFER; the call ends when the transfer succeeded."""
-        return self.command(call_id, Op.TRANSFER, uri)
+        return self.command(call_id, fr.Op.TRANSFER, uri)
 
     def bridge(self, call_id: str, uri: str) -> bool:
         """Ring ``uri`` and bridge it to the caller (the call becomes a two-leg assist call)."""
-        return self.command(call_id, Op.BRIDGE, uri)
+        return self.command(call_id, fr.Op.BRIDGE, uri)
 
     async def sync(self, index: int = 0, timeout_s: float = 10.0) -> None:
         """Wait until worker ``index`` has delivered everything it sent before this call."""
@@ -334,7 +303,7 @@ class SipSupervisor:
         token = self._pings
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         handle.pongs[token] = future
-        if not self._send(handle, Ping(token)):
+        if not self._send(handle, fr.Ping(token)):
             handle.pongs.pop(token, None)
             raise ConnectionError(f"sip worker {index} is not connected")
         try:
@@ -357,19 +326,19 @@ class SipSupervisor:
 
     # --- frames from workers ----------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        frames = FrameReader()
+        frames = fr.FrameReader()
         handle: WorkerHandle | None = None
         try:
             while data := await reader.read(1 << 16):
                 for frame in frames.feed(data):
-                    if isinstance(frame, Ready):
+                    if isinstance(frame, fr.Ready):
                         handle = self.workers[frame.index]
                         handle.writer = writer
                         handle.port = frame.port
                         handle.ready.set()
                     elif handle is not None:
                         await self.handle_frame(handle, frame)
-        except WireError as exc:
+        except fr.WireError as exc:
             log.error("bad frame from a sip worker: %s", exc)
             self.metrics.inc("sip_bad_frames_total")
         except ConnectionError:
@@ -377,35 +346,34 @@ class SipSupervisor:
         finally:
             writer.close()
 
-    async def handle_frame(self, handle: WorkerHandle, frame: Frame | BadFrame) -> None:
+    async def handle_frame(self, handle: WorkerHandle, frame: fr.Frame | fr.BadFrame) -> None:
         """One frame from the worker ``handle`` (in the order it sent them)."""
         match frame:
-            case AudioFrame():
+            case fr.AudioFrame():
                 self._audio(frame)
-            case CallStart():
+            case fr.CallStart():
                 await self._start_call(handle, frame)
-            case CallEnd():
+            case fr.CallEnd():
                 per_leg = {leg.leg.value: leg for leg in frame.legs}
                 await self._finish(handle, frame.call_id, frame.reason or "ended", per_leg)
-            case Metric():
+            case fr.Metric():
                 self.metrics.inc(frame.name, float(frame.n), dict(frame.labels))
-            case Pong():
+            case fr.Pong():
                 future = handle.pongs.pop(frame.n, None)
                 if future is not None and not future.done():
                     future.set_result(None)
-            case Dtmf():
+            case fr.Dtmf():
                 self._dtmf(frame)
-            case Registration():
+            case fr.Registration():
                 await self._registration(handle, frame)
-            case BadFrame():
+            case fr.BadFrame():
                 log.error("bad frame from sip worker %d: %s", handle.index, frame.problem)
                 self.metrics.inc("sip_bad_frames_total")
             case _:  # a second ready, or a main -> worker frame sent the wrong way
                 log.error("sip worker %d sent a %s frame", handle.index, frame.TYPE)
                 self.metrics.inc("sip_bad_frames_total")
 
-    def _dtmf(self, frame: Dtmf) -> None:
-        digit = DtmfDigit(frame.call_id, frame.leg.value, frame.digit, frame.method)
+    def _dtmf(self, digit: fr.Dtmf) -> None:
         self.metrics.inc("sip_dtmf_total", labels={"method": digit.method})
         # A key is not personal data by itself, but keys typed in a row can be an ID number:
         # the log names the method only.
@@ -418,7 +386,7 @@ class SipSupervisor:
                 log.exception("dtmf listener failed")
                 self.metrics.inc("sip_dtmf_listener_errors_total")
 
-    async def _registration(self, handle: WorkerHandle, frame: Registration) -> None:
+    async def _registration(self, handle: WorkerHandle, frame: fr.Registration) -> None:
         """A worker's registration changed: ``sip_registration_state{worker}`` 1 or 0."""
         active, code = frame.active, frame.code
         worker = str(handle.index)
@@ -450,7 +418,7 @@ class SipSupervisor:
 
         await asyncio.wait_for(until(), timeout_s)
 
-    async def _start_call(self, handle: WorkerHandle, frame: CallStart) -> None:
+    async def _start_call(self, handle: WorkerHandle, frame: fr.CallStart) -> None:
         codec = frame.codec or "PCMA"
         call = IngestCall(
             call_id=frame.call_id,
@@ -473,7 +441,7 @@ class SipSupervisor:
         except Exception as exc:
             log.warning("sink refused call %s: %r; hanging up", call.call_id[:8], exc)
             self.metrics.inc("sip_calls_refused_total", labels={"reason": "sink"})
-            self._send(handle, Command(call.call_id, Op.HANGUP))
+            self._send(handle, fr.Command(call.call_id, fr.Op.HANGUP))
             return
         legs = {leg: _LegTrack(_leg_stream(call.call_id, leg)) for leg in frame.legs}
         track = _CallTrack(call, handle.index, legs)
@@ -486,7 +454,7 @@ class SipSupervisor:
         handle.calls.add(call.call_id)
         self.metrics.inc("sip_calls_total", labels={"mode": frame.mode.value})
 
-    def _audio(self, frame: AudioFrame) -> None:
+    def _audio(self, frame: fr.AudioFrame) -> None:
         """One tap frame through its leg's :class:`LegStream`; the chunks it completes go to the
         sink. Synchronous and pure but for the sink, the recorder and the counters."""
         track = self._calls.get(frame.call_id)
@@ -523,7 +491,7 @@ class SipSupervisor:
                 self.metrics.inc("sip_sink_errors_total")
 
     async def _finish(
-        self, handle: WorkerHandle, call_id: str, reason: str, per_leg: dict[str, LegEnd]
+        self, handle: WorkerHandle, call_id: str, reason: str, per_leg: dict[str, fr.LegEnd]
     ) -> None:
         track = self._calls.pop(call_id, None)
         handle.calls.discard(call_id)

@@ -33,20 +33,7 @@ import pjsua2 as pj  # type: ignore[import-untyped]
 
 from jiesu.engine.audio import Leg
 from jiesu.engine.logsetup import configure_logging
-from jiesu.engine.sip.frames import (
-    BadFrame,
-    Command,
-    FrameReader,
-    Metric,
-    Op,
-    Ping,
-    Pong,
-    Ready,
-    Stop,
-    WireError,
-    WorkerFrame,
-    encode_frame,
-)
+from jiesu.engine.sip import frames as fr
 from jiesu.engine.sip.pjobjects import Account, LogWriter, SipCall, Tap, op_param
 from jiesu.engine.sip.request_gate import RequestGate
 from jiesu.engine.sip.routing import request_uri, route, sip_user
@@ -63,8 +50,8 @@ class Worker:
     def __init__(self, settings: WorkerSettings, sock: socket.socket) -> None:
         self.settings = settings
         self.sock = sock
-        self.outbox: queue.Queue[WorkerFrame] = queue.Queue(maxsize=settings.frame_queue)
-        self.commands: queue.Queue[Command | Ping] = queue.Queue(maxsize=1000)
+        self.outbox: queue.Queue[fr.WorkerFrame] = queue.Queue(maxsize=settings.frame_queue)
+        self.commands: queue.Queue[fr.Command | fr.Ping] = queue.Queue(maxsize=1000)
         self.sessions: dict[str, Session] = {}
         self.graveyard: list[Session] = []
         #: Idle taps for reuse (at most one per leg that was ever live at the same time).
@@ -81,7 +68,7 @@ class Worker:
         self.request_gate = RequestGate(self.count)
 
     # --- messages to the main process -------------------------------------------------
-    def send_control(self, frame: WorkerFrame) -> None:
+    def send_control(self, frame: fr.WorkerFrame) -> None:
         """Control frames are never dropped: wait for room (the sender always drains)."""
         try:
             self.outbox.put(frame, timeout=5.0)
@@ -89,15 +76,15 @@ class Worker:
             log.error("outbox stuck for 5 s; lost a %s frame", frame.TYPE)
 
     def count(self, name: str, labels: dict[str, str] | None = None, amount: int = 1) -> None:
-        self.send_control(Metric(name, tuple((labels or {}).items()), amount))
+        self.send_control(fr.Metric(name, tuple((labels or {}).items()), amount))
 
     def _sender(self) -> None:
         while True:
             frame = self.outbox.get()
-            batch = [encode_frame(frame)]
+            batch = [fr.encode_frame(frame)]
             while len(batch) < 64:
                 try:
-                    batch.append(encode_frame(self.outbox.get_nowait()))
+                    batch.append(fr.encode_frame(self.outbox.get_nowait()))
                 except queue.Empty:
                     break
             try:
@@ -107,7 +94,7 @@ class Worker:
                 return
 
     def _reader(self) -> None:
-        reader = FrameReader()
+        reader = fr.FrameReader()
         while True:
             try:
                 data = self.sock.recv(65536)
@@ -118,14 +105,14 @@ class Worker:
                 return
             try:
                 for frame in reader.feed(data):
-                    if isinstance(frame, Stop):
+                    if isinstance(frame, fr.Stop):
                         self.stopping.set()
-                    elif isinstance(frame, Command | Ping):
+                    elif isinstance(frame, fr.Command | fr.Ping):
                         self.commands.put(frame)
                     else:
-                        problem = frame.problem if isinstance(frame, BadFrame) else frame.TYPE
+                        problem = frame.problem if isinstance(frame, fr.BadFrame) else frame.TYPE
                         log.error("bad frame from the main process: %s", problem)
-            except WireError as exc:
+            except fr.WireError as exc:
                 log.error("bad message from the main process: %s", exc)
 
     # --- pjsua2 ---------------------------------------------------------------------
@@ -187,7 +174,7 @@ class Worker:
         self.account.create(acfg)
         threading.Thread(target=self._sender, name="sip-sender", daemon=True).start()
         threading.Thread(target=self._reader, name="sip-reader", daemon=True).start()
-        self.send_control(Ready(s.index, self.port))
+        self.send_control(fr.Ready(s.index, self.port))
         log.info("worker %d: SIP on %s (%s)", s.index, host, ",".join(s.transports))
 
     def acquire_tap(self, session: Session, leg: Leg) -> Tap:
@@ -273,10 +260,10 @@ class Worker:
         self.sessions.pop(session.call_id, None)
         self.graveyard.append(session)
 
-    def run_command(self, frame: Command | Ping) -> None:
-        if isinstance(frame, Ping):
+    def run_command(self, frame: fr.Command | fr.Ping) -> None:
+        if isinstance(frame, fr.Ping):
             # A barrier: everything this worker sent before is on the socket ahead of it.
-            self.send_control(Pong(frame.n))
+            self.send_control(fr.Pong(frame.n))
             return
         session = self.sessions.get(frame.call_id)
         op = frame.op
@@ -284,20 +271,20 @@ class Worker:
             log.warning("command %s for an unknown call", op)
             return
         caller = session.caller
-        if op is Op.HANGUP:
+        if op is fr.Op.HANGUP:
             session.reason = session.reason or "hangup_command"
             for call in session.calls():
                 self.hangup(call)
-        elif op is Op.PLAY and caller.audio is not None:
+        elif op is fr.Op.PLAY and caller.audio is not None:
             player = pj.AudioMediaPlayer()
             player.createPlayer(frame.arg, pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(caller.audio)
             session.player = player
-        elif op is Op.STOP_PLAY:
+        elif op is fr.Op.STOP_PLAY:
             session.player = None
-        elif op is Op.TRANSFER:
+        elif op is fr.Op.TRANSFER:
             caller.xfer(frame.arg, op_param())
-        elif op is Op.BRIDGE and session.agent is None:
+        elif op is fr.Op.BRIDGE and session.agent is None:
             session.mode = "assist"
             session.agent = SipCall(self, session, Leg.AGENT)
             session.agent.makeCall(frame.arg, op_param())
@@ -315,7 +302,8 @@ class Worker:
                 self.run_command(command)
             except Exception:
                 log.exception(
-                    "command %s failed", command.TYPE if isinstance(command, Ping) else command.op
+                    "command %s failed",
+                    command.TYPE if isinstance(command, fr.Ping) else command.op,
                 )
                 self.count("sip_command_errors_total")
         now = time.monotonic()
