@@ -34,9 +34,6 @@ class WireError(Exception):
     """Bytes on the socket that are not msgpack: the stream cannot be read further."""
 
 
-# --- worker -> main ------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Ready:
     """The worker bound its SIP port; first frame on its connection."""
@@ -129,9 +126,6 @@ class Registration:
 class Pong:
     TYPE: ClassVar[str] = "pong"
     n: int
-
-
-# --- main -> worker ------------------------------------------------------------------------
 
 
 class Op(enum.StrEnum):

@@ -313,12 +313,11 @@ class SipSupervisor:
 
     async def wait_ended(self, calls: int, timeout_s: float = 30.0) -> None:
         """Wait until ``calls`` calls have ended in total and none is live."""
+        await self._wait(lambda: self.calls_ended >= calls and not self._calls, timeout_s)
 
-        async def until() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: self.calls_ended >= calls and not self._calls)
-
-        await asyncio.wait_for(until(), timeout_s)
+    async def _wait(self, predicate: Callable[[], bool], timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s), self._changed:
+            await self._changed.wait_for(predicate)
 
     @property
     def live_calls(self) -> int:
@@ -411,12 +410,7 @@ class SipSupervisor:
         self, index: int = 0, state: bool = True, timeout_s: float = 10.0
     ) -> None:
         """Wait until worker ``index`` reports its registration ``state``."""
-
-        async def until() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: self.registered.get(index) is state)
-
-        await asyncio.wait_for(until(), timeout_s)
+        await self._wait(lambda: self.registered.get(index) is state, timeout_s)
 
     async def _start_call(self, handle: WorkerHandle, frame: fr.CallStart) -> None:
         codec = frame.codec or "PCMA"

@@ -301,10 +301,7 @@ class Worker:
             try:
                 self.run_command(command)
             except Exception:
-                log.exception(
-                    "command %s failed",
-                    command.TYPE if isinstance(command, fr.Ping) else command.op,
-                )
+                log.exception("command %s failed", getattr(command, "op", command.TYPE))
                 self.count("sip_command_errors_total")
         now = time.monotonic()
         for session in list(self.sessions.values()):
