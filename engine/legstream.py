@@ -22,6 +22,7 @@ resampler's tail and then pads or trims to exactly one chunk per frame slot.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,6 +147,8 @@ def default_resampler(in_rate: int, out_rate: int) -> PcmResampler:
 
 @dataclass(slots=True)
 class _Counters:
+    """The mutable twin of :class:`LegStats` (same fields but ``leg``)."""
+
     received: int = 0
     frames: int = 0
     lost: int = 0
@@ -263,18 +266,7 @@ class LegStream:
         return self._cut(final=True)
 
     def stats(self) -> LegStats:
-        c = self._count
-        return LegStats(
-            leg=self.leg,
-            received=c.received,
-            frames=c.frames,
-            lost=c.lost,
-            duplicates=c.duplicates,
-            out_of_order=c.out_of_order,
-            bad=c.bad,
-            chunks=c.chunks,
-            samples=c.samples,
-        )
+        return LegStats(self.leg, **dataclasses.asdict(self._count))
 
     def _bad(self, reason: DropReason, message: str) -> PushResult:
         self._count.bad += 1

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jiesu.engine.audio import AudioChunk, Leg
-from jiesu.engine.calls import CallStats, IngestCall, IngestSink
+from jiesu.engine.calls import CallStats, IngestCall, IngestSink, LegStats
 from jiesu.engine.config import SipConfig
 from jiesu.engine.legstream import (
     DEFAULT_MAX_GAP_MS,
@@ -37,13 +37,12 @@ from jiesu.engine.legstream import (
     LegStream,
     default_decoder,
     default_resampler,
-    payload_bytes,
 )
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.sip import frames as fr
 from jiesu.engine.sip.recorder import LegRecorder, purge_old_recordings
 from jiesu.engine.sip.routing import RoutingRules
-from jiesu.engine.sip.settings import FRAME_MS, RATE, WorkerSettings
+from jiesu.engine.sip.settings import FRAME_BYTES, FRAME_MS, RATE, WorkerSettings
 from jiesu.engine.wire import to_plain
 
 log = logging.getLogger("jiesu.sip")
@@ -64,7 +63,7 @@ def _leg_stream(call_id: str, leg: Leg) -> LegStream:
         default_decoder(_TAP_CODEC, RATE),
         default_resampler(RATE, RATE),
         max_gap_frames=DEFAULT_MAX_GAP_MS // FRAME_MS,
-        frame_bytes=payload_bytes(_TAP_CODEC, RATE, FRAME_MS),
+        frame_bytes=FRAME_BYTES,
     )
 
 
@@ -74,6 +73,14 @@ class _LegTrack:
     #: Media time of the leg's seq 0 in ms from the start of the call (a leg's tap, e.g. the
     #: agent's, may start later than the call); added to every chunk's ``t_media_ms``.
     offset_ms: int = 0
+    #: Frames of the wrong size, used as silence (the stream counted them as frames).
+    bad: int = 0
+
+    def stats(self) -> LegStats:
+        s = self.stream.stats()
+        return dataclasses.replace(
+            s, frames=s.frames - self.bad, lost=s.lost + self.bad, bad=s.bad + self.bad
+        )
 
 
 @dataclass
@@ -459,13 +466,20 @@ class SipSupervisor:
         if state is None:
             self.metrics.inc("sip_bad_frames_total")
             return
-        result = state.stream.push(frame.seq, _TAP_CODEC, frame.pcm)
+        # A tap frame of the wrong size (an empty one from the bridge) keeps its slot as silence,
+        # unlike on the ingest: dropped, a trailing one would shorten the leg.
+        wrong_size = len(frame.pcm) != FRAME_BYTES
+        pcm = bytes(FRAME_BYTES) if wrong_size else frame.pcm
+        result = state.stream.push(frame.seq, _TAP_CODEC, pcm)
         if result.drop is not None:
             if result.drop.reason is DropReason.SEQ_JUMP:
                 self.metrics.inc("sip_frames_dropped_total", labels={"where": "seq_jump"})
-            else:  # late, duplicate or of the wrong size
+            else:  # late or duplicate
                 self.metrics.inc("sip_bad_frames_total")
             return
+        if wrong_size:
+            state.bad += 1
+            self.metrics.inc("sip_bad_frames_total")
         if result.lost:  # frames the worker dropped: silence in their slots
             self.metrics.inc("sip_frames_dropped_total", float(result.lost), {"where": "gap"})
         state.offset_ms = frame.media_ms - FRAME_MS * frame.seq
@@ -498,7 +512,7 @@ class SipSupervisor:
                 self.metrics.inc("sip_rtp_lost_total", float(info.rtp_lost))
         for recorder in track.recorders.values():
             recorder.close()
-        stats = CallStats.of_legs([state.stream.stats() for state in track.legs.values()])
+        stats = CallStats.of_legs([state.stats() for state in track.legs.values()])
         self.last_leg_info[call_id] = {leg: to_plain(info) for leg, info in per_leg.items()}
         while len(self.last_leg_info) > 200:
             self.last_leg_info.pop(next(iter(self.last_leg_info)))

@@ -80,22 +80,31 @@ async def test_gaps_late_and_bad_frames_keep_seq_and_media_time(
         audio(0, Leg.AGENT, offset_ms=1000),
         audio(3, Leg.AGENT, offset_ms=1000),  # seq 1 and 2 were dropped in the worker
         audio(2, Leg.AGENT, offset_ms=1000),  # too late
-        audio(4, Leg.AGENT, offset_ms=1000, size=10),  # wrong size: its slot stays a gap
+        audio(4, Leg.AGENT, offset_ms=1000, size=10),  # wrong size: silence in its slot
         audio(5, Leg.AGENT, offset_ms=1000),
+        audio(6, Leg.AGENT, offset_ms=1000, size=0),  # an empty last frame keeps its slot too
         audio(0, Leg.MIXED),  # a leg the call does not have
         AudioFrame("other", Leg.CALLER, 0, 0, pcm(0)),  # a call that is not open
         BadFrame("broken"),
     ):
         await supervisor.handle_frame(handle, frame)
     chunks = sink.leg_chunks("c1", Leg.AGENT)
-    assert [c.seq for c in chunks] == list(range(6))
-    assert [c.t_media_ms for c in chunks] == [1000 + FRAME_MS * i for i in range(6)]
-    assert [int(c.pcm[0]) for c in chunks] == [1, 0, 0, 4, 0, 6]
-    assert dropped(supervisor, "gap") == 3 and dropped(supervisor, "no_call") == 1
-    assert supervisor.metrics.value("sip_bad_frames_total") == 4
+    assert [c.seq for c in chunks] == list(range(7))
+    assert [c.t_media_ms for c in chunks] == [1000 + FRAME_MS * i for i in range(7)]
+    assert [int(c.pcm[0]) for c in chunks] == [1, 0, 0, 4, 0, 6, 0]
+    assert dropped(supervisor, "gap") == 2 and dropped(supervisor, "no_call") == 1
+    assert supervisor.metrics.value("sip_bad_frames_total") == 5
     legs = (LegEnd(Leg.AGENT, 6, 0, 300, 2),)
     await supervisor.handle_frame(handle, CallEnd("c1", "agent_hangup", legs))
     assert supervisor.metrics.value("sip_rtp_lost_total") == 2
     assert supervisor.last_leg_info["c1"]["agent"]["rtp_packets"] == 300
     ended = await sink.wait_ended("c1")
-    assert ended.reason == "agent_hangup" and ended.stats.lost == 3
+    assert ended.reason == "agent_hangup"
+    agent = ended.stats.legs[1]
+    assert (agent.received, agent.frames, agent.lost, agent.bad, agent.out_of_order) == (
+        6,
+        3,
+        4,
+        2,
+        1,
+    )
