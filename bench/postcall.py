@@ -29,9 +29,9 @@ from typing import Any
 from jiesu.bench.replay import PAUSE_MS, offline_config, paced_finals, replay_finals
 from jiesu.bench.workorder import DEFAULT_DATA, load_calls
 from jiesu.engine.audio import Leg
+from jiesu.engine.calls import CallStats, IngestCall
 from jiesu.engine.config import AssistConfig
 from jiesu.engine.events import CallMode, QaResult
-from jiesu.engine.ingest import CallStats, IngestCall
 from jiesu.engine.runtime import Runtime
 from jiesu.engine.storage import open_store
 

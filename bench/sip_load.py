@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from jiesu.engine.audio import Leg
+from jiesu.engine.calls import IngestCall
 from jiesu.engine.config import SipConfig, SipRoutingConfig
 from jiesu.engine.ingest.client import read_wav
 from jiesu.engine.ingest.recording import RecordingSink
-from jiesu.engine.ingest.sink import IngestCall
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.sip.rtpfile import g711_packets, pcap_bytes
 from jiesu.engine.sip.sipp import free_udp_port, run_sipp, uac_scenario

@@ -18,12 +18,12 @@ from jiesu.engine.alerts.service import AlertService
 from jiesu.engine.assist.stages import AssistService
 from jiesu.engine.audio import AudioChunk
 from jiesu.engine.auth import TokenSigner, load_or_create_secret
+from jiesu.engine.calls import CallStats, IngestCall, IngestSink
 from jiesu.engine.config import AssistConfig, JiesuConfig, SpeechConfig, StorageConfig
 from jiesu.engine.diarize.service import DiarizationService, build_diarization
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import CallEnded, CallStarted, CallState, CallStateChanged
 from jiesu.engine.gateway.server import Gateway
-from jiesu.engine.ingest import CallStats, IngestCall, IngestSink
 from jiesu.engine.ingest.server import IngestServer
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.postcall.service import PostcallService

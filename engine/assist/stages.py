@@ -36,6 +36,7 @@ from jiesu.engine.assist.filler import (
     reference_from_ms,
 )
 from jiesu.engine.assist.toolkit import Knowledge, TrackerLike
+from jiesu.engine.calls import IngestCall
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import (
     CallEnded,
@@ -50,7 +51,6 @@ from jiesu.engine.events import (
     TranscriptFinal,
 )
 from jiesu.engine.follower import Follower
-from jiesu.engine.ingest.sink import IngestCall
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.privacy import mask_phone
 from jiesu.engine.screen_commands import (

@@ -34,10 +34,10 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from jiesu.engine.audio import Leg
+from jiesu.engine.calls import CallStats
 from jiesu.engine.events import CallMode
 from jiesu.engine.ingest.protocol import (
     Audio,
-    CallStats,
     ClientFrame,
     Error,
     Hello,

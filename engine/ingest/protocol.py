@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import msgpack
 
 from jiesu.engine.audio import Leg
+from jiesu.engine.calls import CallStats
 from jiesu.engine.events import CallMode
 from jiesu.engine.wire import ProtocolError, from_plain, to_plain
 
@@ -138,47 +139,6 @@ class Stop:
 
 
 # --- server -> client ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LegStats:
-    """Counters of one leg of a call."""
-
-    leg: Leg
-    #: Audio frames received for this leg, good or not.
-    received: int = 0
-    #: Frames decoded and used.
-    frames: int = 0
-    #: Frame slots filled with silence because their seq never arrived in time (gaps), including
-    #: slots whose frame arrived but was dropped as bad.
-    lost: int = 0
-    duplicates: int = 0
-    #: Frames that arrived after a later seq (too late: their slot was already filled).
-    out_of_order: int = 0
-    #: Frames dropped for any other reason (codec mismatch, wrong size, undecodable, seq jump).
-    bad: int = 0
-    #: AudioChunks produced (always ``frames + lost`` once the call has ended).
-    chunks: int = 0
-    #: PCM samples produced at 16 kHz.
-    samples: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CallStats:
-    """Counters of a call: the sums over its legs, plus the per-leg detail."""
-
-    received: int = 0
-    frames: int = 0
-    lost: int = 0
-    duplicates: int = 0
-    out_of_order: int = 0
-    #: Bad frames of all legs plus frames naming a leg the call does not have.
-    bad: int = 0
-    chunks: int = 0
-    samples: int = 0
-    #: Media duration of the longest leg in ms.
-    duration_ms: int = 0
-    legs: tuple[LegStats, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

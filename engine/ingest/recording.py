@@ -1,4 +1,4 @@
-"""An :class:`~.sink.IngestSink` that keeps what it receives in memory and checks the contract.
+"""An :class:`~jiesu.engine.calls.IngestSink` that keeps what it receives in memory and checks the contract.
 
 For tests, the demo and the benchmarks: it records calls, chunks (with their arrival time) and
 ends; ``call_ended`` of a call can be awaited; breaches of the sink contract (audio before
@@ -18,8 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jiesu.engine.audio import AudioChunk, Leg
-from jiesu.engine.ingest.protocol import CallStats
-from jiesu.engine.ingest.sink import IngestCall
+from jiesu.engine.calls import CallStats, IngestCall
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ Metrics (all in the :class:`~jiesu.engine.metrics.Metrics` passed in):
 * ``ingest_calls_started_total``, ``ingest_calls_refused_total{reason}``,
   ``ingest_calls_ended_total{reason}``, gauge ``ingest_calls_active``
 * ``ingest_frames_total`` (used), ``ingest_frames_lost_total`` (filled with silence),
-  ``ingest_frames_dropped_total{reason}`` (unknown_call and the :class:`.stream.DropReason`\\ s)
+  ``ingest_frames_dropped_total{reason}`` (unknown_call and the :class:`~jiesu.engine.legstream.DropReason`\\ s)
 * ``ingest_chunks_total``, ``ingest_sink_errors_total{stage}``,
   ``ingest_notices_suppressed_total``, ``ingest_internal_errors_total``
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -40,10 +41,10 @@ from websockets.http11 import Request, Response
 
 from jiesu.engine.audio import AudioChunk
 from jiesu.engine.auth import AuthError, Claims, Role, TokenSigner, token_fingerprint
+from jiesu.engine.calls import CallStats, IngestCall, IngestSink
 from jiesu.engine.config import IngestConfig
 from jiesu.engine.ingest.protocol import (
     Audio,
-    CallStats,
     Error,
     Hello,
     ServerFrame,
@@ -55,10 +56,9 @@ from jiesu.engine.ingest.protocol import (
     decode_client_frame,
     encode_frame,
 )
-from jiesu.engine.ingest.sink import IngestCall, IngestSink
-from jiesu.engine.ingest.stream import (
+from jiesu.engine.ingest.stream import CallStream
+from jiesu.engine.legstream import (
     DEFAULT_MAX_GAP_MS,
-    CallStream,
     DecoderFactory,
     ResamplerFactory,
     StartRefused,
@@ -91,6 +91,10 @@ KNOWN_END_REASONS = frozenset(
 
 def _reason_label(reason: str) -> str:
     return reason if reason in KNOWN_END_REASONS else "other"
+
+
+def _frame_error(frame: Audio, code: str, message: str) -> Error:
+    return Error(code, message, call_id=frame.call_id, leg=frame.leg.value, seq=frame.seq)
 
 
 def _available_codecs() -> tuple[str, ...]:
@@ -445,16 +449,8 @@ class IngestServer:
         call = self._calls.get(frame.call_id)
         if call is None or call.conn is not conn:
             self._metrics.inc("ingest_frames_dropped_total", labels={"reason": "unknown_call"})
-            await self._notice(
-                conn,
-                Error(
-                    "unknown_call",
-                    f"no open call {frame.call_id!r} on this connection",
-                    call_id=frame.call_id,
-                    leg=frame.leg.value,
-                    seq=frame.seq,
-                ),
-            )
+            message = f"no open call {frame.call_id!r} on this connection"
+            await self._notice(conn, _frame_error(frame, "unknown_call", message))
             return
         result = call.stream.push(frame)
         if result.lost:
@@ -469,16 +465,7 @@ class IngestServer:
                 frame.seq,
                 result.drop.message,
             )
-            await self._notice(
-                conn,
-                Error(
-                    reason,
-                    result.drop.message,
-                    call_id=frame.call_id,
-                    leg=frame.leg.value,
-                    seq=frame.seq,
-                ),
-            )
+            await self._notice(conn, _frame_error(frame, reason, result.drop.message))
             return
         self._metrics.inc("ingest_frames_total")
         self._deliver(call, result.chunks)
@@ -556,26 +543,14 @@ class IngestServer:
             self._metrics.inc("ingest_notices_suppressed_total")
             return
         if limiter.suppressed:
-            error = Error(
-                error.code,
-                error.message,
-                call_id=error.call_id,
-                leg=error.leg,
-                seq=error.seq,
-                suppressed=limiter.suppressed,
-            )
+            error = dataclasses.replace(error, suppressed=limiter.suppressed)
             limiter.suppressed = 0
         await self._send(conn, error)
 
     async def _send(self, conn: _Connection, frame: ServerFrame) -> None:
         if isinstance(frame, Error) and len(frame.message) > _MAX_MESSAGE_CHARS:
-            frame = Error(
-                frame.code,
-                frame.message[: _MAX_MESSAGE_CHARS - 1] + "…",
-                call_id=frame.call_id,
-                leg=frame.leg,
-                seq=frame.seq,
-                suppressed=frame.suppressed,
+            frame = dataclasses.replace(
+                frame, message=frame.message[: _MAX_MESSAGE_CHARS - 1] + "…"
             )
         # A closed connection is noticed by the read loop, which then ends the connection's calls.
         with contextlib.suppress(websockets.ConnectionClosed):

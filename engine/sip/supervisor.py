@@ -1,17 +1,22 @@
-"""The supervisor inside ``jiesu serve``: starts N SIP worker processes, turns their msgpack
-frames into the ingest contract (``call_started`` -> ``audio``* -> ``call_ended``), restarts a
-worker that dies and reports its calls ended (reason ``worker_lost``).
+"""The supervisor inside ``jiesu serve``: starts N SIP worker processes, turns their frames
+(:mod:`.frames`) into the door contract (:mod:`jiesu.engine.calls`: ``call_started`` ->
+``audio``* -> ``call_ended``), restarts a worker that dies and reports its calls ended (reason
+``worker_lost``).
 
 Per connection the frames are handled in order on the asyncio loop, so a call's ``start``
-always reaches the sink before its audio and its ``end`` after the last chunk. A frame missing
-from a leg's sequence (dropped in a full worker queue) is replaced by silence so ``seq`` stays
-gap-free, and counted as ``sip_frames_dropped_total{where="gap"}``.
+always reaches the sink before its audio and its ``end`` after the last chunk. Every leg's frames
+go through the per-leg policy the websocket ingest uses (:class:`~jiesu.engine.legstream.
+LegStream`): a frame missing from a leg's sequence (dropped in a full worker queue) is replaced by
+silence so ``seq`` stays gap-free, counted as ``sip_frames_dropped_total{where="gap"}``; a seq
+more than 10 s ahead is refused rather than filled (``{where="seq_jump"}``), so a worker that
+skips its counter cannot make the main process allocate without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -23,31 +28,59 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from jiesu.engine.audio import AudioChunk, Leg
+from jiesu.engine.calls import CallStats, IngestCall, IngestSink, LegStats
 from jiesu.engine.config import SipConfig
-from jiesu.engine.events import CallMode
-from jiesu.engine.ingest.protocol import CallStats, LegStats
-from jiesu.engine.ingest.sink import IngestCall, IngestSink
+from jiesu.engine.legstream import (
+    DEFAULT_MAX_GAP_MS,
+    DropReason,
+    LegStream,
+    default_decoder,
+    default_resampler,
+)
 from jiesu.engine.metrics import Metrics
+from jiesu.engine.sip import frames as fr
 from jiesu.engine.sip.recorder import LegRecorder, purge_old_recordings
 from jiesu.engine.sip.routing import RoutingRules
-from jiesu.engine.sip.settings import FRAME_BYTES, FRAME_MS, WorkerSettings
-from jiesu.engine.sip.wire import FrameReader, WireError, pack
+from jiesu.engine.sip.settings import FRAME_BYTES, FRAME_MS, RATE, WorkerSettings
+from jiesu.engine.wire import to_plain
 
 log = logging.getLogger("jiesu.sip")
 
-_SILENCE = np.zeros(FRAME_BYTES // 2, dtype=np.int16)
-_SILENCE.setflags(write=False)
 _CODEC_RATES = {"PCMU": 8000, "PCMA": 8000, "G722": 16000, "L16": 16000}
+#: What a worker's taps deliver: 16 kHz little-endian int16, one frame per 20 ms.
+_TAP_CODEC = "s16le"
+
+
+def _leg_stream(call_id: str, leg: Leg) -> LegStream:
+    """The ingest's per-leg policy over tap frames (s16le at 16 kHz: decoding is a view, the
+    resampler passes through)."""
+    return LegStream(
+        call_id,
+        leg,
+        _TAP_CODEC,
+        FRAME_MS,
+        default_decoder(_TAP_CODEC, RATE),
+        default_resampler(RATE, RATE),
+        max_gap_frames=DEFAULT_MAX_GAP_MS // FRAME_MS,
+        frame_bytes=FRAME_BYTES,
+    )
 
 
 @dataclass
 class _LegTrack:
-    next_seq: int = 0
-    gaps: int = 0
+    stream: LegStream
+    #: Media time of the leg's seq 0 in ms from the start of the call (a leg's tap, e.g. the
+    #: agent's, may start later than the call); added to every chunk's ``t_media_ms``.
+    offset_ms: int = 0
+    #: Frames of the wrong size, used as silence (the stream counted them as frames).
     bad: int = 0
+
+    def stats(self) -> LegStats:
+        s = self.stream.stats()
+        return dataclasses.replace(
+            s, frames=s.frames - self.bad, lost=s.lost + self.bad, bad=s.bad + self.bad
+        )
 
 
 @dataclass
@@ -56,17 +89,6 @@ class _CallTrack:
     worker: int
     legs: dict[Leg, _LegTrack] = field(default_factory=dict)
     recorders: dict[Leg, LegRecorder] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class DtmfDigit:
-    """One DTMF key a caller or agent pressed, as a worker reported it."""
-
-    call_id: str
-    leg: str
-    digit: str
-    #: "rfc4733" (telephone-event in RTP) or "info" (SIP INFO application/dtmf-relay).
-    method: str
 
 
 @dataclass
@@ -119,13 +141,13 @@ class SipSupervisor:
         self._changed = asyncio.Condition()
         #: Worker-side counters (frames, RTP packets received/lost) of recently ended calls, by
         #: call id and leg; the latest 200 calls are kept.
-        self.last_leg_info: dict[str, dict[str, Any]] = {}
+        self.last_leg_info: dict[str, dict[str, dict[str, Any]]] = {}
         #: Calls reported ended to the sink since start.
         self.calls_ended = 0
         #: The latest DTMF keys, in the order the workers reported them (oldest dropped past
         #: 1000); ``dtmf_listener`` (for IVR flows) is called with each one as it comes.
-        self.dtmf: deque[DtmfDigit] = deque(maxlen=1000)
-        self.dtmf_listener: Callable[[DtmfDigit], None] | None = None
+        self.dtmf: deque[fr.Dtmf] = deque(maxlen=1000)
+        self.dtmf_listener: Callable[[fr.Dtmf], None] | None = None
         #: Registration state per worker index (True: registered), when registration is on.
         self.registered: dict[int, bool] = {}
 
@@ -228,7 +250,7 @@ class SipSupervisor:
         """Ask every worker to hang up and stop; kill one that does not within 5 s."""
         self._stopping = True
         for handle in self.workers:
-            self._send(handle, {"t": "stop"})
+            self._send(handle, fr.Stop())
         for handle in self.workers:
             process = handle.process
             if process is None:
@@ -250,36 +272,36 @@ class SipSupervisor:
             self._server.close()
             await self._server.wait_closed()
         with contextlib.suppress(OSError):
-            self.socket_path.unlink()
+            self.socket_path.unlink(missing_ok=True)
             self._dir.rmdir()
 
     # --- commands to calls (the answer-mode primitives for IVR flows) ---------------------
-    def _send(self, handle: WorkerHandle, message: dict[str, Any]) -> bool:
+    def _send(self, handle: WorkerHandle, frame: fr.MainFrame) -> bool:
         if handle.writer is None or handle.writer.is_closing():
             return False
-        handle.writer.write(pack(message))
+        handle.writer.write(fr.encode_frame(frame))
         return True
 
-    def command(self, call_id: str, op: str, **args: str) -> bool:
-        """Send ``op`` (hangup, play, stop_play, transfer, bridge) to the worker of a call."""
+    def command(self, call_id: str, op: fr.Op, arg: str = "") -> bool:
+        """Send ``op`` (with its WAV path or URI) to the worker of a call."""
         track = self._calls.get(call_id)
         if track is None:
             return False
-        return self._send(self.workers[track.worker], {"t": "cmd", "c": call_id, "op": op, **args})
+        return self._send(self.workers[track.worker], fr.Command(call_id, op, arg))
 
     def hangup(self, call_id: str) -> bool:
-        return self.command(call_id, "hangup")
+        return self.command(call_id, fr.Op.HANGUP)
 
     def play(self, call_id: str, wav: Path) -> bool:
-        return self.command(call_id, "play", wav=str(wav))
+        return self.command(call_id, fr.Op.PLAY, str(wav))
 
     def transfer(self, call_id: str, uri: str) -> bool:
         """Blind transfer with REFER; the call ends when the transfer succeeded."""
-        return self.command(call_id, "transfer", uri=uri)
+        return self.command(call_id, fr.Op.TRANSFER, uri)
 
     def bridge(self, call_id: str, uri: str) -> bool:
         """Ring ``uri`` and bridge it to the caller (the call becomes a two-leg assist call)."""
-        return self.command(call_id, "bridge", uri=uri)
+        return self.command(call_id, fr.Op.BRIDGE, uri)
 
     async def sync(self, index: int = 0, timeout_s: float = 10.0) -> None:
         """Wait until worker ``index`` has delivered everything it sent before this call."""
@@ -288,7 +310,7 @@ class SipSupervisor:
         token = self._pings
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         handle.pongs[token] = future
-        if not self._send(handle, {"t": "ping", "n": token}):
+        if not self._send(handle, fr.Ping(token)):
             handle.pongs.pop(token, None)
             raise ConnectionError(f"sip worker {index} is not connected")
         try:
@@ -298,12 +320,11 @@ class SipSupervisor:
 
     async def wait_ended(self, calls: int, timeout_s: float = 30.0) -> None:
         """Wait until ``calls`` calls have ended in total and none is live."""
+        await self._wait(lambda: self.calls_ended >= calls and not self._calls, timeout_s)
 
-        async def until() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: self.calls_ended >= calls and not self._calls)
-
-        await asyncio.wait_for(until(), timeout_s)
+    async def _wait(self, predicate: Callable[[], bool], timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s), self._changed:
+            await self._changed.wait_for(predicate)
 
     @property
     def live_calls(self) -> int:
@@ -311,19 +332,19 @@ class SipSupervisor:
 
     # --- frames from workers ----------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        frames = FrameReader()
+        frames = fr.FrameReader()
         handle: WorkerHandle | None = None
         try:
             while data := await reader.read(1 << 16):
-                for message in frames.feed(data):
-                    if message["t"] == "ready":
-                        handle = self.workers[int(message["index"])]
+                for frame in frames.feed(data):
+                    if isinstance(frame, fr.Ready):
+                        handle = self.workers[frame.index]
                         handle.writer = writer
-                        handle.port = int(message["port"])
+                        handle.port = frame.port
                         handle.ready.set()
                     elif handle is not None:
-                        await self._handle(handle, message)
-        except WireError as exc:
+                        await self.handle_frame(handle, frame)
+        except fr.WireError as exc:
             log.error("bad frame from a sip worker: %s", exc)
             self.metrics.inc("sip_bad_frames_total")
         except ConnectionError:
@@ -331,35 +352,34 @@ class SipSupervisor:
         finally:
             writer.close()
 
-    async def _handle(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
-        kind = message["t"]
-        if kind == "audio":
-            self._audio(message)
-        elif kind == "start":
-            await self._start_call(handle, message)
-        elif kind == "end":
-            await self._end_call(handle, message)
-        elif kind == "metric":
-            labels = {str(k): str(v) for k, v in dict(message.get("labels") or {}).items()}
-            self.metrics.inc(str(message["name"]), float(message.get("n", 1)), labels)
-        elif kind == "pong":
-            future = handle.pongs.pop(int(message.get("n", 0)), None)
-            if future is not None and not future.done():
-                future.set_result(None)
-        elif kind == "dtmf":
-            self._dtmf(message)
-        elif kind == "reg":
-            await self._registration(handle, message)
-        else:
-            self.metrics.inc("sip_bad_frames_total")
+    async def handle_frame(self, handle: WorkerHandle, frame: fr.Frame | fr.BadFrame) -> None:
+        """One frame from the worker ``handle`` (in the order it sent them)."""
+        match frame:
+            case fr.AudioFrame():
+                self._audio(frame)
+            case fr.CallStart():
+                await self._start_call(handle, frame)
+            case fr.CallEnd():
+                per_leg = {leg.leg.value: leg for leg in frame.legs}
+                await self._finish(handle, frame.call_id, frame.reason or "ended", per_leg)
+            case fr.Metric():
+                self.metrics.inc(frame.name, float(frame.n), dict(frame.labels))
+            case fr.Pong():
+                future = handle.pongs.pop(frame.n, None)
+                if future is not None and not future.done():
+                    future.set_result(None)
+            case fr.Dtmf():
+                self._dtmf(frame)
+            case fr.Registration():
+                await self._registration(handle, frame)
+            case fr.BadFrame():
+                log.error("bad frame from sip worker %d: %s", handle.index, frame.problem)
+                self.metrics.inc("sip_bad_frames_total")
+            case _:  # a second ready, or a main -> worker frame sent the wrong way
+                log.error("sip worker %d sent a %s frame", handle.index, frame.TYPE)
+                self.metrics.inc("sip_bad_frames_total")
 
-    def _dtmf(self, message: dict[str, Any]) -> None:
-        digit = DtmfDigit(
-            str(message.get("c")),
-            str(message.get("l")),
-            str(message.get("d")),
-            str(message.get("method")),
-        )
+    def _dtmf(self, digit: fr.Dtmf) -> None:
         self.metrics.inc("sip_dtmf_total", labels={"method": digit.method})
         # A key is not personal data by itself, but keys typed in a row can be an ID number:
         # the log names the method only.
@@ -372,10 +392,9 @@ class SipSupervisor:
                 log.exception("dtmf listener failed")
                 self.metrics.inc("sip_dtmf_listener_errors_total")
 
-    async def _registration(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
+    async def _registration(self, handle: WorkerHandle, frame: fr.Registration) -> None:
         """A worker's registration changed: ``sip_registration_state{worker}`` 1 or 0."""
-        active = bool(message.get("active"))
-        code = int(message.get("code", 0))
+        active, code = frame.active, frame.code
         worker = str(handle.index)
         self.registered[handle.index] = active
         self.metrics.set_gauge("sip_registration_state", 1.0 if active else 0.0, {"worker": worker})
@@ -388,8 +407,8 @@ class SipSupervisor:
             handle.index,
             "registered" if active else "not registered",
             code,
-            str(message.get("reason", "")),
-            message.get("expires", 0),
+            frame.reason,
+            frame.expires,
         )
         async with self._changed:
             self._changed.notify_all()
@@ -398,32 +417,23 @@ class SipSupervisor:
         self, index: int = 0, state: bool = True, timeout_s: float = 10.0
     ) -> None:
         """Wait until worker ``index`` reports its registration ``state``."""
+        await self._wait(lambda: self.registered.get(index) is state, timeout_s)
 
-        async def until() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: self.registered.get(index) is state)
-
-        await asyncio.wait_for(until(), timeout_s)
-
-    async def _start_call(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
-        legs = tuple(Leg(v) for v in message["legs"])
-        mode = {"assist": CallMode.ASSIST, "ivr": CallMode.IVR}.get(
-            str(message["mode"]), CallMode.AFTER_HOURS
-        )
-        codec = str(message.get("codec") or "PCMA")
+    async def _start_call(self, handle: WorkerHandle, frame: fr.CallStart) -> None:
+        codec = frame.codec or "PCMA"
         call = IngestCall(
-            call_id=str(message["c"]),
+            call_id=frame.call_id,
             hotline=self.hotline,
-            agent_id=str(message.get("agent") or ""),
-            mode=mode,
-            legs=legs,
+            agent_id=frame.agent,
+            mode=frame.mode,
+            legs=frame.legs,
             codec=codec.lower(),
             rate=_CODEC_RATES.get(codec.upper(), 8000),
-            caller_masked=str(message.get("caller") or ""),
+            caller_masked=frame.caller_masked,
             source=f"sip-worker-{handle.index}",
             caller_key=(
-                self._caller_keyer(number)
-                if self._caller_keyer is not None and (number := str(message.get("number") or ""))
+                self._caller_keyer(frame.number)
+                if self._caller_keyer is not None and frame.number
                 else ""
             ),
         )
@@ -432,102 +442,78 @@ class SipSupervisor:
         except Exception as exc:
             log.warning("sink refused call %s: %r; hanging up", call.call_id[:8], exc)
             self.metrics.inc("sip_calls_refused_total", labels={"reason": "sink"})
-            self._send(handle, {"t": "cmd", "c": call.call_id, "op": "hangup"})
+            self._send(handle, fr.Command(call.call_id, fr.Op.HANGUP))
             return
-        track = _CallTrack(call, handle.index, {leg: _LegTrack() for leg in legs})
+        legs = {leg: _LegTrack(_leg_stream(call.call_id, leg)) for leg in frame.legs}
+        track = _CallTrack(call, handle.index, legs)
         if self.config.recording.enabled:
-            for leg in legs:
+            for leg in frame.legs:
                 track.recorders[leg] = LegRecorder(
                     self.config.recording.directory, call.call_id, leg
                 )
         self._calls[call.call_id] = track
         handle.calls.add(call.call_id)
-        self.metrics.inc("sip_calls_total", labels={"mode": mode.value})
+        self.metrics.inc("sip_calls_total", labels={"mode": frame.mode.value})
 
-    def _audio(self, message: dict[str, Any]) -> None:
-        track = self._calls.get(str(message["c"]))
+    def _audio(self, frame: fr.AudioFrame) -> None:
+        """One tap frame through its leg's :class:`LegStream`; the chunks it completes go to the
+        sink. Synchronous and pure but for the sink, the recorder and the counters."""
+        track = self._calls.get(frame.call_id)
         if track is None:
             self.metrics.inc("sip_frames_dropped_total", labels={"where": "no_call"})
             return
-        try:
-            leg = Leg(message["l"])
-            state = track.legs[leg]
-        except (ValueError, KeyError):
+        state = track.legs.get(frame.leg)
+        if state is None:
             self.metrics.inc("sip_bad_frames_total")
             return
-        seq = int(message["s"])
-        if seq < state.next_seq:
-            self.metrics.inc("sip_bad_frames_total")
+        # A tap frame of the wrong size (an empty one from the bridge) keeps its slot as silence,
+        # unlike on the ingest: dropped, a trailing one would shorten the leg.
+        wrong_size = len(frame.pcm) != FRAME_BYTES
+        pcm = bytes(FRAME_BYTES) if wrong_size else frame.pcm
+        result = state.stream.push(frame.seq, _TAP_CODEC, pcm)
+        if result.drop is not None:
+            if result.drop.reason is DropReason.SEQ_JUMP:
+                self.metrics.inc("sip_frames_dropped_total", labels={"where": "seq_jump"})
+            else:  # late or duplicate
+                self.metrics.inc("sip_bad_frames_total")
             return
-        offset = int(message["m"]) - FRAME_MS * seq
-        while state.next_seq < seq:  # frames the worker dropped: silence in their slot
-            state.gaps += 1
-            self.metrics.inc("sip_frames_dropped_total", labels={"where": "gap"})
-            self._deliver(track, leg, state.next_seq, offset, _SILENCE)
-            state.next_seq += 1
-        payload = message["p"]
-        if isinstance(payload, bytes) and len(payload) == FRAME_BYTES:
-            pcm = np.frombuffer(payload, dtype=np.int16)
-        else:
+        if wrong_size:
             state.bad += 1
             self.metrics.inc("sip_bad_frames_total")
-            pcm = _SILENCE
-        self._deliver(track, leg, seq, offset, pcm)
-        state.next_seq = seq + 1
+        if result.lost:  # frames the worker dropped: silence in their slots
+            self.metrics.inc("sip_frames_dropped_total", float(result.lost), {"where": "gap"})
+        state.offset_ms = frame.media_ms - FRAME_MS * frame.seq
+        self._deliver(track, state, result.chunks)
 
-    def _deliver(self, track: _CallTrack, leg: Leg, seq: int, offset: int, pcm: Any) -> None:
-        chunk = AudioChunk(track.call.call_id, leg, seq, offset + FRAME_MS * seq, pcm)
-        recorder = track.recorders.get(leg)
-        if recorder is not None:
-            recorder.write(pcm)
-        try:
-            self.sink.audio(chunk)
-        except Exception:
-            log.exception("sink.audio failed")
-            self.metrics.inc("sip_sink_errors_total")
-
-    async def _end_call(self, handle: WorkerHandle, message: dict[str, Any]) -> None:
-        call_id = str(message["c"])
-        per_leg = {str(item["l"]): item for item in message.get("legs", [])}
-        await self._finish(handle, call_id, str(message.get("reason") or "ended"), per_leg)
+    def _deliver(self, track: _CallTrack, state: _LegTrack, chunks: tuple[AudioChunk, ...]) -> None:
+        for chunk in chunks:
+            if state.offset_ms:
+                chunk = dataclasses.replace(chunk, t_media_ms=chunk.t_media_ms + state.offset_ms)
+            recorder = track.recorders.get(chunk.leg)
+            if recorder is not None:
+                recorder.write(chunk.pcm)
+            try:
+                self.sink.audio(chunk)
+            except Exception:
+                log.exception("sink.audio failed")
+                self.metrics.inc("sip_sink_errors_total")
 
     async def _finish(
-        self, handle: WorkerHandle, call_id: str, reason: str, per_leg: dict[str, Any]
+        self, handle: WorkerHandle, call_id: str, reason: str, per_leg: dict[str, fr.LegEnd]
     ) -> None:
         track = self._calls.pop(call_id, None)
         handle.calls.discard(call_id)
         if track is None:
             return
-        legs = []
-        for leg, state in track.legs.items():
-            info = per_leg.get(leg.value, {})
-            legs.append(
-                LegStats(
-                    leg=leg,
-                    received=state.next_seq - state.gaps,
-                    frames=state.next_seq - state.gaps - state.bad,
-                    lost=state.gaps + state.bad,
-                    bad=state.bad,
-                    chunks=state.next_seq,
-                    samples=state.next_seq * (FRAME_BYTES // 2),
-                )
-            )
-            if int(info.get("rtp_lost", 0)):
-                self.metrics.inc("sip_rtp_lost_total", float(info["rtp_lost"]))
+        for state in track.legs.values():
+            self._deliver(track, state, state.stream.finish())
+        for info in per_leg.values():
+            if info.rtp_lost:
+                self.metrics.inc("sip_rtp_lost_total", float(info.rtp_lost))
         for recorder in track.recorders.values():
             recorder.close()
-        longest = max((s.chunks for s in legs), default=0)
-        stats = CallStats(
-            received=sum(s.received for s in legs),
-            frames=sum(s.frames for s in legs),
-            lost=sum(s.lost for s in legs),
-            bad=sum(s.bad for s in legs),
-            chunks=sum(s.chunks for s in legs),
-            samples=sum(s.samples for s in legs),
-            duration_ms=longest * FRAME_MS,
-            legs=tuple(legs),
-        )
-        self.last_leg_info[call_id] = per_leg
+        stats = CallStats.of_legs([state.stats() for state in track.legs.values()])
+        self.last_leg_info[call_id] = {leg: to_plain(info) for leg, info in per_leg.items()}
         while len(self.last_leg_info) > 200:
             self.last_leg_info.pop(next(iter(self.last_leg_info)))
         try:

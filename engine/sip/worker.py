@@ -1,23 +1,22 @@
 """One SIP worker process: a pjsua2 Endpoint that answers calls and taps every leg.
 
-Run by the supervisor as ``python -m jiesu.engine.sip.worker SETTINGS_JSON``. Threads:
+Run by the supervisor as ``python -m jiesu.engine.sip.worker SETTINGS_JSON``. This module is the
+process: the endpoint's set-up, the poll loop, the socket threads and the shutdown; the pjsua2
+objects are in :mod:`.pjobjects`, a call's logic in :mod:`.session`. Threads:
 
 * the main thread owns pjsua2: it polls ``libHandleEvents`` (``threadCnt = 0``), so every SIP
   callback runs here, and it executes commands from the main process between polls;
-* pjmedia's clock thread calls :meth:`Tap.onFrameReceived` for every leg every 20 ms: it only
-  copies the frame and enqueues it (never blocks; a full queue drops the frame and counts it);
-* a sender thread packs queued messages as msgpack onto the Unix socket, and a reader thread
-  decodes commands from it. Neither touches pjsua2, and pjsua2 objects are only created and
-  released on the main thread (so none is garbage-collected on an unregistered thread).
-
-Every pjsua2 callback body is wrapped by :func:`guarded`: an exception is logged and counted
-(``sip_callback_errors_total{callback=...}``) and the call goes on.
+* pjmedia's clock thread calls :meth:`~.pjobjects.Tap.onFrameReceived` for every leg every
+  20 ms: it only copies the frame and enqueues it (never blocks; a full queue drops the frame and
+  counts it);
+* a sender thread encodes queued frames (:mod:`.frames`) onto the Unix socket, and a reader
+  thread decodes commands from it. Neither touches pjsua2, and pjsua2 objects are only created
+  and released on the main thread (so none is garbage-collected on an unregistered thread).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import gc
 import logging
 import os
@@ -27,359 +26,22 @@ import socket
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pjsua2 as pj  # type: ignore[import-untyped]
 
 from jiesu.engine.audio import Leg
-from jiesu.engine.logsetup import configure_logging, redact
-from jiesu.engine.privacy import mask_phone
+from jiesu.engine.logsetup import configure_logging
+from jiesu.engine.sip import frames as fr
+from jiesu.engine.sip.pjobjects import Account, LogWriter, SipCall, Tap, op_param
 from jiesu.engine.sip.request_gate import RequestGate
-from jiesu.engine.sip.routing import Route, request_uri, route, sip_user
+from jiesu.engine.sip.routing import request_uri, route, sip_user
 from jiesu.engine.sip.sanity import check_request
-from jiesu.engine.sip.settings import FRAME_MS, RATE, WorkerSettings
-from jiesu.engine.sip.wire import FrameReader, WireError, pack
+from jiesu.engine.sip.session import Session, from_user
+from jiesu.engine.sip.settings import RATE, WorkerSettings
 
 log = logging.getLogger("jiesu.sip.worker")
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def guarded(name: str) -> Callable[[_F], _F]:
-    """Wrap a pjsua2 callback: exceptions are logged and counted, never reach pjsua2."""
-
-    def wrap(method: _F) -> _F:
-        @functools.wraps(method)
-        def body(self: Any, *args: Any) -> Any:
-            # pjsua2 can call a port that Python is already tearing down (its attributes are
-            # gone): nothing to do for it then.
-            worker: Worker | None = getattr(self, "worker", None)
-            if worker is None:
-                return None
-            try:
-                if name in worker.settings.faults:
-                    raise RuntimeError(f"fault injected into {name}")
-                return method(self, *args)
-            except Exception:
-                log.exception("error in pjsua2 callback %s (call goes on)", name)
-                worker.count("sip_callback_errors_total", {"callback": name})
-                return None
-
-        return body  # type: ignore[return-value]
-
-    return wrap
-
-
-class Tap(pj.AudioMediaPort):  # type: ignore[misc]
-    """Receives one leg's 16 kHz frames from the conference bridge (clock thread).
-
-    Taps are pooled and reused, never garbage-collected while pjsua2 runs: the bridge calls a
-    registered port every 20 ms even with nothing connected, and a port destroyed by Python's
-    GC could be called while half torn down (seen as AttributeErrors under load).
-    """
-
-    def __init__(self, worker: Worker, number: int) -> None:
-        super().__init__()
-        self.worker = worker
-        self.call_id = ""
-        self.leg = Leg.CALLER
-        self.offset_ms = 0
-        self.seq = 0
-        self.dropped = 0
-        #: True while the tap belongs to no call: frames are ignored.
-        self.closed = True
-        fmt = pj.MediaFormatAudio()
-        fmt.type = pj.PJMEDIA_TYPE_AUDIO
-        fmt.clockRate = RATE
-        fmt.channelCount = 1
-        fmt.bitsPerSample = 16
-        fmt.frameTimeUsec = FRAME_MS * 1000
-        self.createPort(f"jiesu-tap-{number}", fmt)
-
-    def assign(self, session: Session, leg: Leg) -> None:
-        """Give the (closed) tap to a call's leg; ``closed`` is cleared last."""
-        self.call_id = session.call_id
-        self.leg = leg
-        self.offset_ms = int((time.monotonic() - session.began) * 1000)
-        self.seq = 0
-        self.dropped = 0
-        self.closed = False
-
-    @guarded("onFrameReceived")
-    def onFrameReceived(self, frame: Any) -> None:
-        if self.closed:
-            return
-        # The copy is the costly part (~0.4 ms); everything else waits for the main process.
-        data = bytes(frame.buf)
-        seq = self.seq
-        self.seq += 1
-        message = {
-            "t": "audio",
-            "c": self.call_id,
-            "l": self.leg.value,
-            "s": seq,
-            "m": self.offset_ms + FRAME_MS * seq,
-            "p": data,
-        }
-        try:
-            self.worker.outbox.put_nowait(message)
-        except queue.Full:
-            self.dropped += 1
-
-
-class SipCall(pj.Call):  # type: ignore[misc]
-    """One pjsua2 call: the caller's (incoming) or the agent's (outgoing) leg of a session."""
-
-    def __init__(
-        self, worker: Worker, session: Session, leg: Leg, call_id: int = pj.PJSUA_INVALID_ID
-    ) -> None:
-        super().__init__(worker.account, call_id)
-        self.worker = worker
-        self.session = session
-        self.leg = leg
-        self.tap: Tap | None = None
-        self.audio: Any = None
-        self.confirmed = False
-        self.disconnected = False
-        self.rx_packets = 0
-        self.rx_lost = 0
-        self.codec = ""
-
-    @guarded("onCallState")
-    def onCallState(self, prm: Any) -> None:
-        ci = self.getInfo()
-        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
-            self.confirmed = True
-            self.session.on_confirmed(self)
-        elif ci.state == pj.PJSIP_INV_STATE_EARLY and self.leg is Leg.AGENT:
-            self.session.on_agent_early(ci.lastStatusCode)
-        elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected = True
-            self.session.on_disconnected(self, ci.lastStatusCode, self.confirmed)
-
-    @guarded("onCallMediaState")
-    def onCallMediaState(self, prm: Any) -> None:
-        ci = self.getInfo()  # kept: iterating getInfo().media directly reads freed memory
-        media = ci.media
-        for index in range(len(media)):
-            info = media[index]
-            if info.type != pj.PJMEDIA_TYPE_AUDIO:
-                continue
-            if info.status in (
-                pj.PJSUA_CALL_MEDIA_ACTIVE,
-                pj.PJSUA_CALL_MEDIA_LOCAL_HOLD,
-                pj.PJSUA_CALL_MEDIA_REMOTE_HOLD,
-            ):
-                self.audio = self.getAudioMedia(index)
-                try:
-                    self.codec = str(self.getStreamInfo(index).codecName)
-                except pj.Error:
-                    self.codec = ""
-                self.session.on_media(self)
-            elif info.status == pj.PJSUA_CALL_MEDIA_NONE:
-                self.audio = None
-
-    @guarded("onStreamDestroyed")
-    def onStreamDestroyed(self, prm: Any) -> None:
-        stat = self.getStreamStat(prm.streamIdx)
-        self.rx_packets += int(stat.rtcp.rxStat.pkt)
-        self.rx_lost += int(stat.rtcp.rxStat.loss)
-
-    @guarded("onDtmfDigit")
-    def onDtmfDigit(self, prm: Any) -> None:
-        method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
-        self.session.on_dtmf(self, str(prm.digit), method)
-
-    @guarded("onCallTransferStatus")
-    def onCallTransferStatus(self, prm: Any) -> None:
-        log.info("call %s: transfer status %d", self.session.call_id[:8], prm.statusCode)
-        if prm.finalNotify and 200 <= prm.statusCode < 300:
-            self.worker.hangup(self, 200)
-
-
-def _op(status: int = 0, headers: dict[str, str] | None = None) -> Any:
-    op = pj.CallOpParam(True)
-    if status:
-        op.statusCode = status
-    for name, value in (headers or {}).items():
-        header = pj.SipHeader()
-        header.hName = name
-        header.hValue = value
-        op.txOption.headers.append(header)
-    return op
-
-
-class Session:
-    """One Jiesu call: the caller's leg and, in assist mode, the agent's leg bridged to it."""
-
-    def __init__(self, worker: Worker, mode: Route, dialled: str, caller_number: str) -> None:
-        self.worker = worker
-        self.call_id = uuid.uuid4().hex
-        self.mode = mode
-        self.dialled = dialled
-        #: In clear only to be sent (never logged) to the main process, which keys and masks it.
-        self.caller_number = caller_number
-        self.caller_masked = mask_phone(caller_number)
-        self.began = time.monotonic()
-        self.caller: SipCall | None = None
-        self.agent: SipCall | None = None
-        self.started = False
-        self.ended = False
-        self.bridged = False
-        self.caller_answered = False
-        self.caller_ringing = False
-        self.reason = ""
-        self.agent_deadline = 0.0
-        self.player: Any = None
-
-    @property
-    def legs(self) -> tuple[Leg, ...]:
-        return (Leg.CALLER, Leg.AGENT) if self.mode == "assist" else (Leg.CALLER,)
-
-    def calls(self) -> list[SipCall]:
-        return [c for c in (self.caller, self.agent) if c is not None]
-
-    def on_agent_early(self, status: int) -> None:
-        if self.caller is None or self.caller_answered or status not in (180, 183):
-            return
-        if status == 180 and self.caller_ringing:
-            return  # the caller already hears ringing (sent when the agent leg was placed)
-        # Early media from the agent's side (183) is passed on as early media to the caller.
-        self.caller_ringing = True
-        self.caller.answer(_op(status))
-
-    def on_confirmed(self, call: SipCall) -> None:
-        if call.leg is Leg.AGENT and self.caller is not None and not self.caller_answered:
-            self.caller_answered = True
-            self.caller.answer(_op(200))
-
-    def on_media(self, call: SipCall) -> None:
-        if not self.started:
-            self.started = True
-            self.worker.send_control(
-                {
-                    "t": "start",
-                    "c": self.call_id,
-                    "mode": self.mode,
-                    "dialled": self.dialled,
-                    "caller": self.caller_masked,
-                    "number": self.caller_number,
-                    "agent": sip_user(self.worker.settings.agent_uri) if self.agent else "",
-                    "legs": [leg.value for leg in self.legs],
-                    "codec": call.codec,
-                }
-            )
-        if call.tap is None:
-            call.tap = self.worker.acquire_tap(self, call.leg)
-        call.audio.startTransmit(call.tap)
-        self.bridge()
-
-    def bridge(self) -> None:
-        """Both legs hear each other through the conference bridge; taps stay per leg."""
-        caller, agent = self.caller, self.agent
-        if caller is None or agent is None or caller.audio is None or agent.audio is None:
-            return
-        caller.audio.startTransmit(agent.audio)
-        agent.audio.startTransmit(caller.audio)
-        if not self.bridged:
-            self.bridged = True
-            log.info("call %s: caller and agent bridged", self.call_id[:8])
-
-    def on_dtmf(self, call: SipCall, digit: str, method: str) -> None:
-        self.worker.send_control(
-            {"t": "dtmf", "c": self.call_id, "l": call.leg.value, "d": digit, "method": method}
-        )
-        other = self.agent if call is self.caller else self.caller
-        if other is not None and other.audio is not None and not other.disconnected:
-            other.dialDtmf(digit)
-
-    def on_disconnected(self, call: SipCall, status: int, was_confirmed: bool) -> None:
-        if not self.reason:
-            if call.leg is Leg.CALLER:
-                self.reason = "caller_hangup" if was_confirmed else "cancelled"
-            else:
-                self.reason = "agent_hangup" if was_confirmed else "agent_unavailable"
-        for other in self.calls():
-            if other is not call and not other.disconnected:
-                code = 0
-                if other is self.caller and not self.caller_answered:
-                    code = status if 400 <= status < 700 else 480
-                self.worker.hangup(other, code)
-        if all(c.disconnected for c in self.calls()):
-            self.finish()
-
-    def finish(self) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        legs = []
-        for call in self.calls():
-            tap = call.tap
-            if tap is not None:
-                tap.closed = True
-                self.worker.release_tap(tap)
-            legs.append(
-                {
-                    "l": call.leg.value,
-                    "frames": tap.seq if tap else 0,
-                    "dropped": tap.dropped if tap else 0,
-                    "rtp_packets": call.rx_packets,
-                    "rtp_lost": call.rx_lost,
-                }
-            )
-            if tap is not None and tap.dropped:
-                self.worker.count("sip_frames_dropped_total", {"where": "worker"}, tap.dropped)
-        if self.started:
-            self.worker.send_control(
-                {"t": "end", "c": self.call_id, "reason": self.reason or "ended", "legs": legs}
-            )
-        self.worker.retire(self)
-
-
-class Account(pj.Account):  # type: ignore[misc]
-    """The worker's one account: takes incoming INVITEs."""
-
-    def __init__(self, worker: Worker) -> None:
-        super().__init__()
-        self.worker = worker
-
-    @guarded("onIncomingCall")
-    def onIncomingCall(self, prm: Any) -> None:
-        self.worker.incoming(prm)
-
-    @guarded("onRegState")
-    def onRegState(self, prm: Any) -> None:
-        info = self.getInfo()
-        active = bool(info.regIsActive)
-        self.worker.registered = active
-        log.info("registration: %d %s (active %s)", prm.code, prm.reason, active)
-        self.worker.send_control(
-            {
-                "t": "reg",
-                "code": int(prm.code),
-                "reason": str(prm.reason),
-                "active": active,
-                "expires": int(prm.expiration),
-            }
-        )
-
-
-class LogWriter(pj.LogWriter):  # type: ignore[misc]
-    """pjsip's log lines into Python logging (so the redacting filter masks numbers)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.logger = logging.getLogger("jiesu.sip.pjsip")
-
-    def write(self, entry: Any) -> None:
-        try:
-            level = logging.ERROR if entry.level <= 1 else logging.WARNING
-            self.logger.log(level, "%s", redact(str(entry.msg).rstrip()))
-        except Exception:  # a log writer that raises would lose pjsip's message and ours
-            return
 
 
 class Worker:
@@ -388,8 +50,8 @@ class Worker:
     def __init__(self, settings: WorkerSettings, sock: socket.socket) -> None:
         self.settings = settings
         self.sock = sock
-        self.outbox: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=settings.frame_queue)
-        self.commands: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1000)
+        self.outbox: queue.Queue[fr.WorkerFrame] = queue.Queue(maxsize=settings.frame_queue)
+        self.commands: queue.Queue[fr.Command | fr.Ping] = queue.Queue(maxsize=1000)
         self.sessions: dict[str, Session] = {}
         self.graveyard: list[Session] = []
         #: Idle taps for reuse (at most one per leg that was ever live at the same time).
@@ -406,23 +68,23 @@ class Worker:
         self.request_gate = RequestGate(self.count)
 
     # --- messages to the main process -------------------------------------------------
-    def send_control(self, message: dict[str, Any]) -> None:
-        """Control messages are never dropped: wait for room (the sender always drains)."""
+    def send_control(self, frame: fr.WorkerFrame) -> None:
+        """Control frames are never dropped: wait for room (the sender always drains)."""
         try:
-            self.outbox.put(message, timeout=5.0)
+            self.outbox.put(frame, timeout=5.0)
         except queue.Full:
-            log.error("outbox stuck for 5 s; lost a %s message", message.get("t"))
+            log.error("outbox stuck for 5 s; lost a %s frame", frame.TYPE)
 
     def count(self, name: str, labels: dict[str, str] | None = None, amount: int = 1) -> None:
-        self.send_control({"t": "metric", "name": name, "labels": labels or {}, "n": amount})
+        self.send_control(fr.Metric(name, tuple((labels or {}).items()), amount))
 
     def _sender(self) -> None:
         while True:
-            message = self.outbox.get()
-            batch = [pack(message)]
+            frame = self.outbox.get()
+            batch = [fr.encode_frame(frame)]
             while len(batch) < 64:
                 try:
-                    batch.append(pack(self.outbox.get_nowait()))
+                    batch.append(fr.encode_frame(self.outbox.get_nowait()))
                 except queue.Empty:
                     break
             try:
@@ -432,7 +94,7 @@ class Worker:
                 return
 
     def _reader(self) -> None:
-        reader = FrameReader()
+        reader = fr.FrameReader()
         while True:
             try:
                 data = self.sock.recv(65536)
@@ -442,12 +104,15 @@ class Worker:
                 self.stopping.set()  # the main process went away: stop
                 return
             try:
-                for message in reader.feed(data):
-                    if message["t"] == "stop":
+                for frame in reader.feed(data):
+                    if isinstance(frame, fr.Stop):
                         self.stopping.set()
+                    elif isinstance(frame, fr.Command | fr.Ping):
+                        self.commands.put(frame)
                     else:
-                        self.commands.put(message)
-            except WireError as exc:
+                        problem = frame.problem if isinstance(frame, fr.BadFrame) else frame.TYPE
+                        log.error("bad frame from the main process: %s", problem)
+            except fr.WireError as exc:
                 log.error("bad message from the main process: %s", exc)
 
     # --- pjsua2 ---------------------------------------------------------------------
@@ -509,7 +174,7 @@ class Worker:
         self.account.create(acfg)
         threading.Thread(target=self._sender, name="sip-sender", daemon=True).start()
         threading.Thread(target=self._reader, name="sip-reader", daemon=True).start()
-        self.send_control({"t": "ready", "index": s.index, "port": self.port})
+        self.send_control(fr.Ready(s.index, self.port))
         log.info("worker %d: SIP on %s (%s)", s.index, host, ",".join(s.transports))
 
     def acquire_tap(self, session: Session, leg: Leg) -> Tap:
@@ -535,13 +200,8 @@ class Worker:
         dialled = sip_user(request_uri(message))
         call_info_from = sip_user(str(prm.rdata.srcAddress))  # fallback only
         problem = check_request(message)
-        caller_number = ""
-        for line in message.split("\n"):
-            if line.lower().startswith(("from:", "f:")):
-                caller_number = sip_user(line.split(":", 1)[1].strip())
-                break
         mode = route(dialled, self.settings.routing, dt.datetime.now().time())
-        session = Session(self, mode, dialled, caller_number or call_info_from)
+        session = Session(self, mode, dialled, from_user(message) or call_info_from)
         call = SipCall(self, session, Leg.CALLER, prm.callId)
         session.caller = call
         need = 2 if mode == "assist" else 1
@@ -568,20 +228,20 @@ class Worker:
             "call %s from %s to %s: %s", session.call_id[:8], session.caller_masked, dialled, mode
         )
         if mode == "assist":
-            call.answer(_op(180))
+            call.answer(op_param(180))
             session.caller_ringing = True
             session.agent = SipCall(self, session, Leg.AGENT)
             session.agent_deadline = time.monotonic() + self.settings.agent_answer_timeout_s
-            session.agent.makeCall(self.settings.agent_uri, _op())
+            session.agent.makeCall(self.settings.agent_uri, op_param())
         else:
             session.caller_answered = True
-            call.answer(_op(200))
+            call.answer(op_param(200))
 
     def refuse(
         self, session: Session, status: int, headers: dict[str, str] | None = None, reason: str = ""
     ) -> None:
         assert session.caller is not None
-        op = _op(status, headers)
+        op = op_param(status, headers)
         if reason:
             op.reason = reason[:80]
         session.caller.answer(op)
@@ -591,7 +251,7 @@ class Worker:
         if call.disconnected:
             return
         try:
-            call.hangup(_op(status))
+            call.hangup(op_param(status))
         except pj.Error as exc:
             log.warning("hangup failed: %s", exc.info())
 
@@ -600,34 +260,34 @@ class Worker:
         self.sessions.pop(session.call_id, None)
         self.graveyard.append(session)
 
-    def run_command(self, message: dict[str, Any]) -> None:
-        if message.get("t") == "ping":
+    def run_command(self, frame: fr.Command | fr.Ping) -> None:
+        if isinstance(frame, fr.Ping):
             # A barrier: everything this worker sent before is on the socket ahead of it.
-            self.send_control({"t": "pong", "n": message.get("n", 0)})
+            self.send_control(fr.Pong(frame.n))
             return
-        session = self.sessions.get(str(message.get("c", "")))
-        op = message.get("op")
+        session = self.sessions.get(frame.call_id)
+        op = frame.op
         if session is None or session.caller is None:
             log.warning("command %s for an unknown call", op)
             return
         caller = session.caller
-        if op == "hangup":
+        if op is fr.Op.HANGUP:
             session.reason = session.reason or "hangup_command"
             for call in session.calls():
                 self.hangup(call)
-        elif op == "play" and caller.audio is not None:
+        elif op is fr.Op.PLAY and caller.audio is not None:
             player = pj.AudioMediaPlayer()
-            player.createPlayer(str(message["wav"]), pj.PJMEDIA_FILE_NO_LOOP)
+            player.createPlayer(frame.arg, pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(caller.audio)
             session.player = player
-        elif op == "stop_play":
+        elif op is fr.Op.STOP_PLAY:
             session.player = None
-        elif op == "transfer":
-            caller.xfer(str(message["uri"]), _op())
-        elif op == "bridge" and session.agent is None:
+        elif op is fr.Op.TRANSFER:
+            caller.xfer(frame.arg, op_param())
+        elif op is fr.Op.BRIDGE and session.agent is None:
             session.mode = "assist"
             session.agent = SipCall(self, session, Leg.AGENT)
-            session.agent.makeCall(str(message["uri"]), _op())
+            session.agent.makeCall(frame.arg, op_param())
         else:
             log.warning("command %s not possible now", op)
 
@@ -635,13 +295,13 @@ class Worker:
         self.ep.libHandleEvents(10)
         while True:
             try:
-                message = self.commands.get_nowait()
+                command = self.commands.get_nowait()
             except queue.Empty:
                 break
             try:
-                self.run_command(message)
+                self.run_command(command)
             except Exception:
-                log.exception("command %s failed", message.get("op"))
+                log.exception("command %s failed", getattr(command, "op", command.TYPE))
                 self.count("sip_command_errors_total")
         now = time.monotonic()
         for session in list(self.sessions.values()):

@@ -14,10 +14,10 @@ import numpy.typing as npt
 import pytest
 from shared_data import MANDARIN_SPEECH
 
+from jiesu.engine.calls import IngestSink
 from jiesu.engine.config import SipConfig, SipRoutingConfig
 from jiesu.engine.ingest.client import read_wav
 from jiesu.engine.ingest.recording import RecordingSink
-from jiesu.engine.ingest.sink import IngestSink
 from jiesu.engine.metrics import Metrics
 from jiesu.engine.sip.rtpfile import g711_packets, pcap_bytes
 from jiesu.engine.sip.supervisor import SipSupervisor

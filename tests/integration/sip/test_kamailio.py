@@ -28,8 +28,8 @@ from shared_data import REPO_ROOT
 from sipp_peer import free_udp_port, run_sipp, wait_udp_bound
 from test_torture import TORTURE, aim_via, call_id_of, exchange
 
+from jiesu.engine.calls import IngestCall
 from jiesu.engine.ingest.recording import RecordingSink
-from jiesu.engine.ingest.sink import IngestCall
 from jiesu.engine.sip.sipp import ANSWER_BYE, SDP
 
 KAMAILIO = Path("/usr/sbin/kamailio")

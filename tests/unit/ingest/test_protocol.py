@@ -8,13 +8,12 @@ import msgpack
 import pytest
 
 from jiesu.engine.audio import Leg
+from jiesu.engine.calls import CallStats, LegStats
 from jiesu.engine.events import CallMode
 from jiesu.engine.ingest.protocol import (
     Audio,
-    CallStats,
     Error,
     Hello,
-    LegStats,
     Start,
     Started,
     Stop,

@@ -16,8 +16,8 @@ from jiesu.codecs.errors import CodecError, CodecUnavailable
 from jiesu.codecs.resample import StreamResampler, resample
 from jiesu.engine.audio import AudioChunk, Leg
 from jiesu.engine.ingest.protocol import Audio, Start
-from jiesu.engine.ingest.stream import (
-    CallStream,
+from jiesu.engine.ingest.stream import CallStream
+from jiesu.engine.legstream import (
     DropReason,
     LegStream,
     PcmDecoder,

@@ -1,5 +1,5 @@
-"""Unit tests of the SIP door's pure parts: routing, request sanity, wire frames, RTP/pcap
-writer, worker settings and the [sip] configuration checks."""
+"""Unit tests of the SIP door's pure parts: routing, request sanity, RTP/pcap writer, worker
+settings and the [sip] configuration checks."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from jiesu.engine.sip.routing import RoutingRules, in_office_hours, request_uri,
 from jiesu.engine.sip.rtpfile import g711_packets, pcap_bytes
 from jiesu.engine.sip.sanity import check_request
 from jiesu.engine.sip.settings import WorkerSettings
-from jiesu.engine.sip.wire import FrameReader, WireError, pack
 
 NOON = dt.time(12, 0)
 NIGHT = dt.time(23, 30)
@@ -111,19 +110,6 @@ def test_request_gate_finds_packet_and_msg_buf_in_an_rx_data_image() -> None:
     assert find_packet_offset(bytes(1100)) is None
     image[4424:4432] = bytes(8)
     assert find_msg_buf_offset(lambda off, size: bytes(image[off : off + size]), base, 320) is None
-
-
-def test_wire_frames_round_trip_in_pieces_and_reject_garbage() -> None:
-    data = pack({"t": "audio", "p": b"\x00\x01" * 320, "s": 7}) + pack({"t": "end", "c": "x"})
-    reader = FrameReader()
-    got = []
-    for i in range(0, len(data), 13):  # arbitrary split points
-        got += list(reader.feed(data[i : i + 13]))
-    assert [m["t"] for m in got] == ["audio", "end"] and got[0]["p"] == b"\x00\x01" * 320
-    with pytest.raises(WireError):
-        list(FrameReader().feed(pack({"no": "type"})))
-    with pytest.raises(WireError):
-        list(FrameReader().feed(b"\xc1"))  # never-used msgpack byte
 
 
 def test_g711_packets_and_pcap_layout() -> None:

@@ -1,0 +1,110 @@
+"""The door contract: what every door into Jiesu (SIP, the websocket ingest) hands the engine.
+
+A door calls an :class:`IngestSink` in this order for each call: ``call_started`` (awaited before
+the door accepts the call's audio), then ``audio`` for every chunk of every leg (per leg in
+``seq`` order, no gaps), then ``call_ended`` exactly once (after the last chunk; also when the
+door loses the call). :class:`CallStats` is what the door counted on the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from jiesu.engine.audio import PIPELINE_RATE_HZ, AudioChunk, Leg
+from jiesu.engine.events import CallMode
+
+
+@dataclass(frozen=True, slots=True)
+class IngestCall:
+    """A call opened by a door. Holds no personal data in clear."""
+
+    call_id: str
+    hotline: str
+    agent_id: str
+    mode: CallMode
+    legs: tuple[Leg, ...]
+    #: The codec and PCM rate the door receives; chunks reach the sink at 16 kHz regardless.
+    codec: str
+    rate: int
+    #: The caller's number masked with :func:`jiesu.engine.privacy.mask_phone`.
+    caller_masked: str
+    ptime_ms: int = 20
+    #: Who opened the call: ``sub`` of the ingest token, or ``sip-worker-N``.
+    source: str = ""
+    #: Keyed hash of the caller's number (:class:`jiesu.engine.storage.keys.CallerKeyer`), to
+    #: find their past tickets; not reversible without the key. Empty when unknown.
+    caller_key: str = ""
+
+
+class IngestSink(Protocol):
+    """Receives calls and audio from a door (production: ``jiesu serve``; tests: a recorder)."""
+
+    async def call_started(self, call: IngestCall) -> None:
+        """A call was opened. Raising refuses the call (the door hangs up or says ``sink_error``)."""
+
+    def audio(self, chunk: AudioChunk) -> None:
+        """One chunk (16 kHz int16, read-only array). Must not block: the sink applies its own
+        bounded-queue policy. An exception is logged and counted by the door, never passed on."""
+
+    async def call_ended(self, call_id: str, reason: str, stats: CallStats) -> None:
+        """The call ended; every chunk of it has been delivered before this is called."""
+
+
+@dataclass(frozen=True, slots=True)
+class LegStats:
+    """Counters of one leg of a call."""
+
+    leg: Leg
+    #: Audio frames received for this leg, good or not.
+    received: int = 0
+    #: Frames decoded and used.
+    frames: int = 0
+    #: Frame slots filled with silence because their seq never arrived in time (gaps), including
+    #: slots whose frame arrived but was dropped as bad.
+    lost: int = 0
+    duplicates: int = 0
+    #: Frames that arrived after a later seq (too late: their slot was already filled).
+    out_of_order: int = 0
+    #: Frames dropped for any other reason (codec mismatch, wrong size, undecodable, seq jump).
+    bad: int = 0
+    #: AudioChunks produced (always ``frames + lost`` once the call has ended).
+    chunks: int = 0
+    #: PCM samples produced at 16 kHz.
+    samples: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CallStats:
+    """Counters of a call: the sums over its legs, plus the per-leg detail."""
+
+    received: int = 0
+    frames: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    out_of_order: int = 0
+    #: Bad frames of all legs plus frames naming a leg the call does not have.
+    bad: int = 0
+    chunks: int = 0
+    samples: int = 0
+    #: Media duration of the longest leg in ms.
+    duration_ms: int = 0
+    legs: tuple[LegStats, ...] = ()
+
+    @classmethod
+    def of_legs(cls, legs: Sequence[LegStats], unknown_leg: int = 0) -> CallStats:
+        """The sums over ``legs``; ``unknown_leg`` frames count as received and bad."""
+        samples_max = max((s.samples for s in legs), default=0)
+        return cls(
+            received=sum(s.received for s in legs) + unknown_leg,
+            frames=sum(s.frames for s in legs),
+            lost=sum(s.lost for s in legs),
+            duplicates=sum(s.duplicates for s in legs),
+            out_of_order=sum(s.out_of_order for s in legs),
+            bad=sum(s.bad for s in legs) + unknown_leg,
+            chunks=sum(s.chunks for s in legs),
+            samples=sum(s.samples for s in legs),
+            duration_ms=samples_max * 1000 // PIPELINE_RATE_HZ,
+            legs=tuple(legs),
+        )
