@@ -75,17 +75,10 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _module_parsers(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    command: str,
-    dest: str,
-    registry: dict[str, str],
-    help: str,
-    description: str,
+    names: argparse._SubParsersAction[argparse.ArgumentParser], registry: dict[str, str]
 ) -> Iterator[tuple[str, Any, argparse.ArgumentParser]]:
-    """``command NAME``: one sub-command per registry entry (name -> module with
-    add_arguments/run), each with ``--json``; the module's first docstring line is its help."""
-    group = sub.add_parser(command, help=help, description=description)
-    names = group.add_subparsers(dest=dest, required=True, metavar="NAME")
+    """One sub-command per registry entry (name -> module with add_arguments/run), each with
+    ``--json``; the module's first docstring line is its help."""
     for name, module_name in registry.items():
         module = importlib.import_module(module_name)
         summary = (module.__doc__ or name).strip().splitlines()[0]
@@ -95,15 +88,14 @@ def _module_parsers(
 
 
 def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for name, module, parser in _module_parsers(
-        sub,
+    bench = sub.add_parser(
         "bench",
-        "bench",
-        BENCHMARKS,
         help="run a benchmark and write bench/results/NAME.json",
         description="Benchmarks print a summary (or one JSON object with --json) and write it "
         "to bench/results/NAME.json.",
-    ):
+    )
+    names = bench.add_subparsers(dest="bench", required=True, metavar="NAME")
+    for name, module, parser in _module_parsers(names, BENCHMARKS):
         parser.add_argument(
             "--output",
             type=Path,
@@ -116,15 +108,14 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for _name, module, parser in _module_parsers(
-        sub,
+    train = sub.add_parser(
         "train",
-        "trainer",
-        TRAINERS,
         help="rebuild a shipped model artefact from data",
         description="Trainers read the data they are pointed at and write the artefact with "
         "its provenance (data, command, metrics) beside it.",
-    ):
+    )
+    names = train.add_subparsers(dest="trainer", required=True, metavar="NAME")
+    for _name, module, parser in _module_parsers(names, TRAINERS):
         module.add_arguments(parser)
         parser.set_defaults(train_module=module)
 
