@@ -4,7 +4,7 @@
 import { Protocol } from "./protocol.js";
 import { linkScreen } from "./session.js";
 import { newCall, applyEvent, applyBoardEntry, openAlerts } from "./callstate.js";
-import { TranscriptView, OrderView, CardsView, addTip, alertText } from "./views.js";
+import { TranscriptView, OrderView, CardsView, addTip, alertText, applyViewChange } from "./views.js";
 import { el, clear, duration, toast } from "./dom.js";
 import { CALL_MODE, CALL_STATE, REFUSAL, label } from "./labels.js";
 
@@ -92,17 +92,11 @@ class AgentScreen {
   }
 
   render(change) {
+    if (applyViewChange(change, this)) {
+      if (change.kind === "field" && change.field.name === "department") this.refreshDepartments();
+      return;
+    }
     switch (change.kind) {
-      case "line":
-        this.transcript.line(change.line);
-        break;
-      case "field":
-        this.order.field(change.field);
-        if (change.field.name === "department") this.refreshDepartments();
-        break;
-      case "card":
-        this.cards.card(change.card);
-        break;
       case "alert":
         this.renderBanner();
         break;

@@ -3,7 +3,7 @@
 
 import { linkScreen } from "./session.js";
 import { newCall, applyEvent, levelRank } from "./callstate.js";
-import { TranscriptView, OrderView, CardsView, alertText } from "./views.js";
+import { TranscriptView, OrderView, CardsView, alertText, applyViewChange } from "./views.js";
 import { el, clear, duration, toast } from "./dom.js";
 import { ALERT_LEVEL, CALL_MODE, CALL_STATE, EMOTION, label } from "./labels.js";
 import { PostcallView, RecentCalls } from "./postcall.js";
@@ -219,16 +219,8 @@ class SupervisorScreen {
   }
 
   renderFollowed(change) {
+    if (applyViewChange(change, this)) return;
     switch (change.kind) {
-      case "line":
-        this.transcript.line(change.line);
-        break;
-      case "field":
-        this.order.field(change.field);
-        break;
-      case "card":
-        this.cards.card(change.card);
-        break;
       case "alert":
         $("follow-alerts").append(
           el("div", {

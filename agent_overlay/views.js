@@ -341,6 +341,15 @@ export class CardsView {
 
 // ---- tips -------------------------------------------------------------------------------
 
+/** Apply a line, field or card change to ``views`` (its transcript, order, cards); false otherwise. */
+export function applyViewChange(change, views) {
+  if (change.kind === "line") views.transcript.line(change.line);
+  else if (change.kind === "field") views.order.field(change.field);
+  else if (change.kind === "card") views.cards.card(change.card);
+  else return false;
+  return true;
+}
+
 export function addTip(list, tip) {
   list.append(el("li", { class: "tip", dataset: { tip: tip.id }, text: tip.text }));
   while (list.children.length > 5) list.firstChild.remove();

@@ -35,16 +35,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from jiesu.bench.replay import offline_config
 from jiesu.engine.audio import AudioChunk, Leg
 from jiesu.engine.auth import Role
-from jiesu.engine.config import (
-    AuthConfig,
-    GatewayConfig,
-    IngestConfig,
-    JiesuConfig,
-    SpeechConfig,
-    StorageConfig,
-)
+from jiesu.engine.config import IngestConfig, SpeechConfig, StorageConfig
 from jiesu.engine.events import Event, TranscriptFinal, TranscriptPartial
 
 Pcm = npt.NDArray[np.int16]
@@ -182,10 +176,9 @@ async def measure(
 
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="jiesu-latency-") as tmp:
-        config = JiesuConfig(
-            gateway=GatewayConfig(port=0),
+        config = offline_config(
+            Path(tmp),
             ingest=IngestConfig(port=0, max_calls=max(64, calls)),
-            auth=AuthConfig(token_secret_file=Path(tmp) / "secret"),
             storage=StorageConfig(event_log=Path(tmp) / "events.sqlite3"),
             speech=speech,
         )

@@ -458,21 +458,23 @@ def run_jiesu(setup: Setup, plans: Sequence[StreamPlan]) -> SideRun:
 # --------------------------------------------------------------------------- the peer
 
 
+def _options(**values: object) -> list[str]:
+    """``--name value`` for each keyword, in order (``_`` in a name becomes ``-``)."""
+    return [arg for k, v in values.items() for arg in (f"--{k.replace('_', '-')}", str(v))]
+
+
 def peer_server_argv(setup: Setup, port: str, clients: int) -> list[str]:
     """``wl_serve.py`` on loopback with the shared model and threads."""
     return [
         str(setup.python),
         str(setup.harness / "wl_serve.py"),
-        "--model",
-        str(setup.model_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        port,
-        "--omp-num-threads",
-        str(setup.threads),
-        "--max-clients",
-        str(max(4, clients)),
+        *_options(
+            model=setup.model_dir,
+            host="127.0.0.1",
+            port=port,
+            omp_num_threads=setup.threads,
+            max_clients=max(4, clients),
+        ),
     ]
 
 
@@ -482,32 +484,21 @@ def peer_client_argv(setup: Setup, clients: str, port: str, out: str) -> list[st
     return [
         str(setup.python),
         str(setup.harness / "wl_latency.py"),
-        "--data-dir",
-        str(setup.audio_dir),
-        "--port",
-        port,
-        "--clients",
-        clients,
-        "--clips",
-        ",".join(setup.names),
-        "--lead-s",
-        str(spec.lead_s),
-        "--gap-s",
-        str(spec.gap_s),
-        "--chunk-ms",
-        str(spec.chunk_ms),
-        "--tail-min-s",
-        str(spec.tail_min_s),
-        "--tail-max-s",
-        str(spec.tail_max_s),
-        "--idle-s",
-        str(spec.idle_s),
-        "--assign-slack-s",
-        str(spec.slack_s),
-        "--cover-tol-s",
-        str(spec.cover_tol_s),
-        "--out",
-        out,
+        *_options(
+            data_dir=setup.audio_dir,
+            port=port,
+            clients=clients,
+            clips=",".join(setup.names),
+            lead_s=spec.lead_s,
+            gap_s=spec.gap_s,
+            chunk_ms=spec.chunk_ms,
+            tail_min_s=spec.tail_min_s,
+            tail_max_s=spec.tail_max_s,
+            idle_s=spec.idle_s,
+            assign_slack_s=spec.slack_s,
+            cover_tol_s=spec.cover_tol_s,
+            out=out,
+        ),
         "--dump-messages",
     ]
 

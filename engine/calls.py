@@ -95,16 +95,11 @@ class CallStats:
     @classmethod
     def of_legs(cls, legs: Sequence[LegStats], unknown_leg: int = 0) -> CallStats:
         """The sums over ``legs``; ``unknown_leg`` frames count as received and bad."""
-        samples_max = max((s.samples for s in legs), default=0)
-        return cls(
-            received=sum(s.received for s in legs) + unknown_leg,
-            frames=sum(s.frames for s in legs),
-            lost=sum(s.lost for s in legs),
-            duplicates=sum(s.duplicates for s in legs),
-            out_of_order=sum(s.out_of_order for s in legs),
-            bad=sum(s.bad for s in legs) + unknown_leg,
-            chunks=sum(s.chunks for s in legs),
-            samples=sum(s.samples for s in legs),
-            duration_ms=samples_max * 1000 // PIPELINE_RATE_HZ,
-            legs=tuple(legs),
-        )
+        sums = {f: sum(getattr(s, f) for s in legs) for f in _COUNTS}
+        sums["received"] += unknown_leg
+        sums["bad"] += unknown_leg
+        duration_ms = max((s.samples for s in legs), default=0) * 1000 // PIPELINE_RATE_HZ
+        return cls(**sums, duration_ms=duration_ms, legs=tuple(legs))
+
+
+_COUNTS = ("received", "frames", "lost", "duplicates", "out_of_order", "bad", "chunks", "samples")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,6 +35,7 @@ from jiesu.engine.events import (
     event_from_plain,
     event_to_plain,
 )
+from jiesu.engine.storage.sqlite import open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,7 @@ class EventStore:
     """Synchronous SQLite event store. Not thread-safe: one instance per thread."""
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
-        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
-            raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db = open_sqlite(path, synchronous)
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:

@@ -82,6 +82,20 @@ class WebRtcVadGate:
         return bool(self._vad.is_speech(frame.tobytes(), self.rate))
 
 
+def _cpu_session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session on ``path``: ``threads`` intra-op threads, quiet, no arena."""
+    import onnxruntime  # type: ignore[import-untyped]
+
+    options = onnxruntime.SessionOptions()
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = threads
+    options.enable_cpu_mem_arena = False
+    options.log_severity_level = 4
+    return onnxruntime.InferenceSession(
+        str(path), providers=["CPUExecutionProvider"], sess_options=options
+    )
+
+
 class SileroVadModel:
     """The Silero VAD v6 ONNX session: stateless, shared by many :class:`SileroVad` streams.
 
@@ -92,17 +106,8 @@ class SileroVadModel:
         spec = MODEL_REGISTRY["silero-vad-v6"]
         for package in spec.requires:
             check_installed(package)
-        import onnxruntime  # type: ignore[import-untyped]
-
         self.path = path if path is not None else resolve_file(spec.files[0])
-        options = onnxruntime.SessionOptions()
-        options.inter_op_num_threads = 1
-        options.intra_op_num_threads = threads
-        options.enable_cpu_mem_arena = False
-        options.log_severity_level = 4
-        self._session: Any = onnxruntime.InferenceSession(
-            str(self.path), providers=["CPUExecutionProvider"], sess_options=options
-        )
+        self._session = _cpu_session(self.path, threads)
         self._lock = threading.Lock()
 
     def run(
@@ -200,17 +205,8 @@ class SileroBatchVad:
         spec = MODEL_REGISTRY["silero-vad-batch"]
         for package in spec.requires:
             check_installed(package)
-        import onnxruntime
-
         self.path = path if path is not None else resolve_verified(spec.files[0])
-        options = onnxruntime.SessionOptions()
-        options.inter_op_num_threads = 1
-        options.intra_op_num_threads = threads
-        options.enable_cpu_mem_arena = False
-        options.log_severity_level = 4
-        self._session: Any = onnxruntime.InferenceSession(
-            str(self.path), providers=["CPUExecutionProvider"], sess_options=options
-        )
+        self._session = _cpu_session(self.path, threads)
         names = {i.name for i in self._session.get_inputs()}
         if not {"input", "state", "sr"} <= names:
             raise ModelUnavailable(

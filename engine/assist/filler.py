@@ -32,7 +32,6 @@ from jiesu.engine.assist.workorder import (
 )
 from jiesu.engine.audio import Leg
 from jiesu.engine.events import (
-    FieldOrigin,
     ScoredValue,
     SourceSpan,
     TicketField,
@@ -522,7 +521,3 @@ def summarize(state: FillerState, schema: WorkOrderSchema) -> str:
     if demands:
         text += "诉求：" + "，".join(dict.fromkeys(demands[-2:])) + "。"
     return text[:300]
-
-
-def agent_origin(event: TicketField) -> bool:
-    return event.origin is FieldOrigin.AGENT

@@ -15,45 +15,39 @@ from datetime import datetime
 from typing import Any, Protocol
 
 
-class PhoneLike(Protocol):
-    @property
-    def number(self) -> str: ...
+class SpanLike(Protocol):
+    """What every extraction has: where it is in the text and how sure it is."""
+
     @property
     def start(self) -> int: ...
     @property
     def end(self) -> int: ...
     @property
     def confidence(self) -> float: ...
+
+
+class NumberLike(SpanLike, Protocol):
+    @property
+    def number(self) -> str: ...
+
+
+class PhoneLike(NumberLike, Protocol):
     @property
     def kind(self) -> str: ...
 
 
-class IdLike(Protocol):
-    @property
-    def number(self) -> str: ...
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def confidence(self) -> float: ...
+class IdLike(NumberLike, Protocol):
     @property
     def checksum_ok(self) -> bool: ...
 
 
-class NameLike(Protocol):
+class NameLike(SpanLike, Protocol):
     @property
     def full_name(self) -> str | None: ...
     @property
     def surname(self) -> str: ...
     @property
     def honorific(self) -> str | None: ...
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def confidence(self) -> float: ...
 
 
 class TimeLike(Protocol):
@@ -69,15 +63,9 @@ class TimeLike(Protocol):
     def confidence(self) -> float: ...
 
 
-class AddressLike(Protocol):
+class AddressLike(SpanLike, Protocol):
     @property
     def components(self) -> Mapping[str, str]: ...
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def confidence(self) -> float: ...
 
 
 class ScoredLike(Protocol):

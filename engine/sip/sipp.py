@@ -127,30 +127,29 @@ ANSWER_BYE = [
 ]
 
 
+#: Headers of the agent phone's answers to the INVITE (its To tag and Contact).
+_ANSWER_HEADERS = """      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:agent@[local_ip]:[local_port]>"""
+
+
 def uas_scenario(pcap: Path | None, ring_ms: int = 200) -> str:
     """The agent's phone: 180, 200 with SDP, stream ``pcap``, then wait for the BYE."""
     sdp = SDP.format(pt=0, codec="PCMU")
     steps = [
         '<recv request="INVITE" crlf="true"/>',
-        """<send><![CDATA[
+        f"""<send><![CDATA[
       SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
+{_ANSWER_HEADERS}
       Content-Length: 0
 ]]></send>""",
         f'<pause milliseconds="{ring_ms}"/>',
         f"""<send retrans="500"><![CDATA[
       SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
+{_ANSWER_HEADERS}
       Content-Type: application/sdp
       Content-Length: [len]
 
