@@ -9,7 +9,7 @@ door loses the call). :class:`CallStats` is what the door counted on the way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from jiesu.engine.audio import PIPELINE_RATE_HZ, AudioChunk, Leg
@@ -53,11 +53,10 @@ class IngestSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class LegStats:
-    """Counters of one leg of a call."""
+class FrameCounts:
+    """What a door counted of the audio frames of one leg, or summed, of one call."""
 
-    leg: Leg
-    #: Audio frames received for this leg, good or not.
+    #: Audio frames received, good or not.
     received: int = 0
     #: Frames decoded and used.
     frames: int = 0
@@ -67,7 +66,8 @@ class LegStats:
     duplicates: int = 0
     #: Frames that arrived after a later seq (too late: their slot was already filled).
     out_of_order: int = 0
-    #: Frames dropped for any other reason (codec mismatch, wrong size, undecodable, seq jump).
+    #: Frames dropped for any other reason (codec mismatch, wrong size, undecodable, seq jump);
+    #: for a call, also frames naming a leg the call does not have.
     bad: int = 0
     #: AudioChunks produced (always ``frames + lost`` once the call has ended).
     chunks: int = 0
@@ -75,19 +75,21 @@ class LegStats:
     samples: int = 0
 
 
+#: The names of the :class:`FrameCounts` fields, for code that counts into a dict.
+FRAME_COUNT_FIELDS = tuple(f.name for f in fields(FrameCounts))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegStats(FrameCounts):
+    """Counters of one leg of a call."""
+
+    leg: Leg
+
+
 @dataclass(frozen=True, slots=True)
-class CallStats:
+class CallStats(FrameCounts):
     """Counters of a call: the sums over its legs, plus the per-leg detail."""
 
-    received: int = 0
-    frames: int = 0
-    lost: int = 0
-    duplicates: int = 0
-    out_of_order: int = 0
-    #: Bad frames of all legs plus frames naming a leg the call does not have.
-    bad: int = 0
-    chunks: int = 0
-    samples: int = 0
     #: Media duration of the longest leg in ms.
     duration_ms: int = 0
     legs: tuple[LegStats, ...] = ()
@@ -95,11 +97,8 @@ class CallStats:
     @classmethod
     def of_legs(cls, legs: Sequence[LegStats], unknown_leg: int = 0) -> CallStats:
         """The sums over ``legs``; ``unknown_leg`` frames count as received and bad."""
-        sums = {f: sum(getattr(s, f) for s in legs) for f in _COUNTS}
+        sums = {f: sum(getattr(s, f) for s in legs) for f in FRAME_COUNT_FIELDS}
         sums["received"] += unknown_leg
         sums["bad"] += unknown_leg
         duration_ms = max((s.samples for s in legs), default=0) * 1000 // PIPELINE_RATE_HZ
         return cls(**sums, duration_ms=duration_ms, legs=tuple(legs))
-
-
-_COUNTS = ("received", "frames", "lost", "duplicates", "out_of_order", "bad", "chunks", "samples")

@@ -22,7 +22,6 @@ resampler's tail and then pads or trims to exactly one chunk per frame slot.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jiesu.engine.audio import PIPELINE_RATE_HZ, AudioChunk, Leg
-from jiesu.engine.calls import LegStats
+from jiesu.engine.calls import FRAME_COUNT_FIELDS, LegStats
 
 Pcm = npt.NDArray[np.int16]
 
@@ -145,20 +144,6 @@ def default_resampler(in_rate: int, out_rate: int) -> PcmResampler:
     return resampler
 
 
-@dataclass(slots=True)
-class _Counters:
-    """The mutable twin of :class:`LegStats` (same fields but ``leg``)."""
-
-    received: int = 0
-    frames: int = 0
-    lost: int = 0
-    duplicates: int = 0
-    out_of_order: int = 0
-    bad: int = 0
-    chunks: int = 0
-    samples: int = 0
-
-
 class LegStream:
     """One leg of one call: expects seq 0, 1, 2, … and turns frames into 16 kHz chunks."""
 
@@ -197,7 +182,8 @@ class LegStream:
         self._seen = 0
         self._pending: Pcm = np.zeros(0, np.int16)
         self._finished = False
-        self._count = _Counters()
+        #: Counts by :class:`~jiesu.engine.calls.FrameCounts` field name (a dict: bumped per frame).
+        self._count = dict.fromkeys(FRAME_COUNT_FIELDS, 0)
 
     @property
     def next_seq(self) -> int:
@@ -206,7 +192,7 @@ class LegStream:
     def push(self, seq: int, codec: str, payload: bytes) -> PushResult:
         """Take one frame; returns the chunks it completes or why it was dropped."""
         count = self._count
-        count.received += 1
+        count["received"] += 1
         if self._finished:
             raise RuntimeError("push after finish")
         if codec != self.codec:
@@ -216,9 +202,9 @@ class LegStream:
         if seq < self._next_seq:
             back = self._next_seq - 1 - seq
             if back < _SEEN_WINDOW and (self._seen >> back) & 1:
-                count.duplicates += 1
+                count["duplicates"] += 1
                 return PushResult(drop=Drop(DropReason.DUPLICATE, f"seq {seq} already received"))
-            count.out_of_order += 1
+            count["out_of_order"] += 1
             return PushResult(
                 drop=Drop(
                     DropReason.OUT_OF_ORDER,
@@ -250,9 +236,9 @@ class LegStream:
         if gap:
             silence = np.zeros(gap * self.in_samples, np.int16)
             self._feed(self.resampler.process(silence))
-            count.lost += gap
+            count["lost"] += gap
         self._feed(self.resampler.process(pcm.astype(np.int16, copy=False)))
-        count.frames += 1
+        count["frames"] += 1
         self._seen = ((self._seen << (gap + 1)) | 1) & ((1 << _SEEN_WINDOW) - 1)
         self._next_seq = seq + 1
         return PushResult(chunks=self._cut(final=False), lost=gap)
@@ -266,10 +252,10 @@ class LegStream:
         return self._cut(final=True)
 
     def stats(self) -> LegStats:
-        return LegStats(self.leg, **dataclasses.asdict(self._count))
+        return LegStats(leg=self.leg, **self._count)
 
     def _bad(self, reason: DropReason, message: str) -> PushResult:
-        self._count.bad += 1
+        self._count["bad"] += 1
         return PushResult(drop=Drop(reason, message))
 
     def _feed(self, pcm: Pcm) -> None:
@@ -283,22 +269,22 @@ class LegStream:
         count = self._count
         if final:
             # Resamplers round: pad or trim the tail so that every slot gets exactly n samples.
-            want = (slots - count.chunks) * n
+            want = (slots - count["chunks"]) * n
             have = len(self._pending)
             if have < want:
                 self._pending = np.concatenate((self._pending, np.zeros(want - have, np.int16)))
             else:
                 self._pending = self._pending[:want]
-        ready = min(len(self._pending) // n, slots - count.chunks)
+        ready = min(len(self._pending) // n, slots - count["chunks"])
         if ready <= 0:
             return ()
         chunks = []
         for i in range(ready):
             pcm = self._pending[i * n : (i + 1) * n].copy()
             pcm.flags.writeable = False
-            seq = count.chunks + i
+            seq = count["chunks"] + i
             chunks.append(AudioChunk(self.call_id, self.leg, seq, seq * self.ptime_ms, pcm))
         self._pending = self._pending[ready * n :]
-        count.chunks += ready
-        count.samples += ready * n
+        count["chunks"] += ready
+        count["samples"] += ready * n
         return tuple(chunks)

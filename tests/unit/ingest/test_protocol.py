@@ -83,7 +83,9 @@ def test_client_frames_round_trip(frame: object) -> None:
         Stopped(
             "c-1",
             "hangup",
-            CallStats(frames=3, lost=1, chunks=4, legs=(LegStats(Leg.CALLER, frames=3, lost=1),)),
+            CallStats(
+                frames=3, lost=1, chunks=4, legs=(LegStats(leg=Leg.CALLER, frames=3, lost=1),)
+            ),
         ),
         Error("duplicate", "seq 3 already received", call_id="c-1", leg="caller", seq=3),
         Error("bad_msgpack", "not msgpack", suppressed=7),
