@@ -30,7 +30,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,6 +59,7 @@ from jiesu.engine.events import (
 )
 from jiesu.engine.follower import Follower
 from jiesu.engine.metrics import Metrics
+from jiesu.engine.service_threads import ServiceThreads
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,11 @@ class AlertService:
         self._tick_s = tick_s
         self._clock_ms = clock_ms
         self._ticker: asyncio.Task[None] | None = None
-        self._compute = ThreadPoolExecutor(1, thread_name_prefix="alerts")
+        self._threads = ServiceThreads("alerts", metrics)
 
     async def warm_up(self) -> None:
         """Load the text model's lazy parts (the embedder) now, not on the first final."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._compute, self._model.predict, "您好，我想反映一个问题")
+        await self._threads.compute(self._model.predict, "您好，我想反映一个问题")
 
     async def start(self) -> None:
         self._follower.start()
@@ -141,7 +140,7 @@ class AlertService:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
             self._ticker = None
-        await asyncio.to_thread(self._compute.shutdown, wait=True)  # never stall the loop
+        await self._threads.close()
 
     async def idle(self) -> None:
         """Wait until every event published so far has been handled (tests, shutdown)."""
@@ -183,13 +182,10 @@ class AlertService:
                 self._metrics.inc("alerts_risk_total", len(risks))
         if isinstance(payload, TranscriptFinal):
             if payload.leg in _RISK_LEGS and payload.text.strip():
-                loop = asyncio.get_running_loop()
                 ring = call.audio.get(payload.leg)
                 pcm = ring.span(payload.t_start, payload.t_end) if ring is not None else None
                 self._metrics.inc("alerts_prosody_total", labels={"audio": str(pcm is not None)})
-                text, prosody = await loop.run_in_executor(
-                    self._compute, self._evidence, payload, pcm
-                )
+                text, prosody = await self._threads.compute(self._evidence, payload, pcm)
                 evidence = UtteranceEvidence(payload.utterance_id, text, prosody)
                 call.emotion, emotions = emotion_step(
                     call.emotion, evidence, self._emotion, payload.leg

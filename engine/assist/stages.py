@@ -25,9 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from jiesu.engine.assist.filler import (
     FillerState,
@@ -60,12 +58,11 @@ from jiesu.engine.screen_commands import (
     SubmitTicket,
     TicketRequest,
 )
+from jiesu.engine.service_threads import ServiceThreads
 from jiesu.engine.storage.base import CallerHistory, TicketStore, TranscriptRow
 from jiesu.engine.storage.keys import CallerKeyer, address_key
 
 log = logging.getLogger(__name__)
-
-R = TypeVar("R")
 
 _RELEVANT = (CallStarted, TranscriptFinal, CallEnded)
 
@@ -105,7 +102,6 @@ class AssistService:
         self._filler = filler
         self._metrics = metrics
         self._hotline = hotline
-        self._store = store
         self._keyer = caller_keyer
         self._clock_ms = clock_ms
         self._follower = Follower(
@@ -120,9 +116,7 @@ class AssistService:
             keep_finished=True,
         )
         self._closed = False
-        # One thread for the models (filler) and one that owns the store's connection.
-        self._compute = ThreadPoolExecutor(1, thread_name_prefix="assist")
-        self._storage = ThreadPoolExecutor(1, thread_name_prefix="assist-store")
+        self._threads = ServiceThreads("assist", metrics, store)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -136,11 +130,7 @@ class AssistService:
             return
         self._closed = True
         await self._follower.close(drain_s)
-        self._compute.shutdown(wait=True)
-        store = self._store
-        if store is not None:
-            self._storage.submit(store.close).result()
-        self._storage.shutdown(wait=True)
+        await self._threads.close()
 
     async def idle(self) -> None:
         """Wait until every event published so far has been handled (tests, shutdown)."""
@@ -184,8 +174,8 @@ class AssistService:
         call.caller_masked = call.caller_masked or payload.caller_masked
         self._ensure_state(call, event.t_wall)
         history = CallerHistory(0, 0, (), "", "", "", "", 0)
-        if self._store is not None:
-            found = await self._stored(lambda s: s.caller_history(key, call.call_id))
+        if self._threads.store is not None:
+            found = await self._threads.stored(lambda s: s.caller_history(key, call.call_id))
             if found is not None:
                 history = found
             await self._save(call)
@@ -204,7 +194,7 @@ class AssistService:
 
     async def _final(self, call: _Call, event: Event, final: TranscriptFinal) -> None:
         state = self._ensure_state(call, event.t_wall)
-        if self._store is not None:
+        if self._threads.store is not None:
             row = TranscriptRow(
                 call.call_id,
                 final.utterance_id,
@@ -213,13 +203,10 @@ class AssistService:
                 final.t_end,
                 final.text,
             )
-            await self._stored(lambda s: s.add_transcript(row))
-        loop = asyncio.get_running_loop()
+            await self._threads.stored(lambda s: s.add_transcript(row))
         began = time.monotonic()
         context = conversation_text(state)
-        state, fields = await loop.run_in_executor(
-            self._compute, self._filler.on_final, state, final
-        )
+        state, fields = await self._threads.compute(self._filler.on_final, state, final)
         self._metrics.inc("assist_fill_seconds_total", time.monotonic() - began)
         call.state = state
         await self._publish(call, event.t_media, fields)
@@ -230,9 +217,7 @@ class AssistService:
         if knowledge is not None:
             if call.tracker is None:
                 call.tracker = knowledge.new_tracker()
-            cards = await loop.run_in_executor(
-                self._compute, _suggest, knowledge, call.tracker, final, context
-            )
+            cards = await self._threads.compute(_suggest, knowledge, call.tracker, final, context)
             shown = frozenset((c.entry_id, c.version) for c in cards)
             fresh = [c for c in cards if (c.entry_id, c.version) not in call.cards]
             call.cards = shown
@@ -242,7 +227,7 @@ class AssistService:
 
     async def _check_duplicates(self, call: _Call, t_media: int) -> None:
         state = call.state
-        if self._store is None or state is None:
+        if self._threads.store is None or state is None:
             return
         schema = self._filler.schema
         category_spec = schema.by_kind("category")
@@ -252,7 +237,7 @@ class AssistService:
             return
         call.checked = (place, category)
         since = self._clock_ms() - int(schema.duplicate_window_days * 86_400_000)
-        found = await self._stored(
+        found = await self._threads.stored(
             lambda s: s.find_duplicates(place, category, since, call.call_id)
         )
         if found:
@@ -271,7 +256,7 @@ class AssistService:
 
     async def _save(self, call: _Call) -> None:
         state = call.state
-        if self._store is None or state is None:
+        if self._threads.store is None or state is None:
             return
         schema = self._filler.schema
         fields = state.order.plain()
@@ -284,24 +269,11 @@ class AssistService:
         category = fields.get(category_spec.name, "") if category_spec else ""
         place = address_key(state.address)
         call_id, hotline = call.call_id, self._hotline
-        await self._stored(
+        await self._threads.stored(
             lambda s: s.save_ticket(
                 call_id, hotline, fields, caller_key=key, category=category, address_key=place
             )
         )
-
-    async def _stored(self, fn: Callable[[TicketStore], R]) -> R | None:
-        """Run a store call on its thread; a storage failure is logged and counted, not raised."""
-        store = self._store
-        if store is None:
-            return None
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._storage, fn, store)
-        except Exception:
-            self._metrics.inc("assist_storage_errors_total")
-            log.exception("assist: storage failed")
-            return None
 
     # --- agent edits -----------------------------------------------------------------------
 
@@ -342,12 +314,12 @@ class AssistService:
 
     async def _set_status(self, call: _Call, sub: str, status: str, department: str) -> None:
         """Submit/dispatch: stored on the ticket first, then announced as ``ticket.status``."""
-        if self._store is None:
+        if self._threads.store is None:
             raise EditRefused("unavailable", "tickets are not stored in this engine")
         async with call.lock:
             await self._save(call)
             call_id = call.call_id
-            record = await self._stored(lambda s: s.set_status(call_id, status, department))
+            record = await self._threads.stored(lambda s: s.set_status(call_id, status, department))
             if record is None:
                 raise EditRefused("storage_failed", "the ticket could not be stored")
             status_event = TicketStatus(record.ticket_id, status, department, by=sub)

@@ -26,8 +26,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 from jiesu.engine.eventlog import EventLog
 from jiesu.engine.events import (
@@ -48,11 +46,10 @@ from jiesu.engine.postcall.qa import score_call
 from jiesu.engine.postcall.record import CallRecord, CallRecorder
 from jiesu.engine.postcall.rubric import Rubric
 from jiesu.engine.postcall.summary import SummarySettings, summarise
+from jiesu.engine.service_threads import ServiceThreads
 from jiesu.engine.storage.base import TicketStore
 
 log = logging.getLogger(__name__)
-
-R = TypeVar("R")
 
 _RECORDED = (CallStarted, TranscriptFinal, TicketField, CoachingTip, EmotionAlert, RiskAlert)
 _FOLLOWED = (*_RECORDED, CallEnded)
@@ -81,7 +78,6 @@ class PostcallService:
         self._log = event_log
         self._metrics = metrics
         self._rubric = rubric
-        self._store = store
         self._labels = dict(labels or {})
         self._summary = summary or SummarySettings()
         self._settle = settle
@@ -97,8 +93,7 @@ class PostcallService:
             wants=lambda e: isinstance(e.payload, _FOLLOWED),
             max_calls=max_calls,
         )
-        self._compute = ThreadPoolExecutor(1, thread_name_prefix="postcall")
-        self._storage = ThreadPoolExecutor(1, thread_name_prefix="postcall-store")
+        self._threads = ServiceThreads("postcall", metrics, store)
         self._closed = False
 
     async def start(self) -> None:
@@ -115,12 +110,7 @@ class PostcallService:
             return
         self._closed = True
         await self._follower.close(drain_s)
-        # Off the loop: a scoring or storage call still running must not stall other shutdowns.
-        await asyncio.to_thread(self._compute.shutdown, wait=True)
-        store = self._store
-        if store is not None:
-            await asyncio.get_running_loop().run_in_executor(self._storage, store.close)
-        await asyncio.to_thread(self._storage.shutdown, wait=True)
+        await self._threads.close()
 
     # --- the call's worker -------------------------------------------------------------------
 
@@ -164,8 +154,7 @@ class PostcallService:
 
     async def _publish(self, call_id: str, ended: Event, record: CallRecord) -> CallRecord:
         """Score, summarise, store, then append; returns the record that was scored."""
-        loop = asyncio.get_running_loop()
-        qa, summary = await loop.run_in_executor(self._compute, self._compute_both, record)
+        qa, summary = await self._threads.compute(self._compute_both, record)
         stored = await self._stored(call_id, qa, summary)
         await self._log.append_many(call_id, [(ended.t_media, qa), (ended.t_media, summary)])
         latency = (self._clock_ms() - ended.t_wall) / 1000
@@ -187,19 +176,10 @@ class PostcallService:
         return qa, summarise(record, self._labels, self._summary)
 
     async def _stored(self, call_id: str, qa: QaResult, summary: CallSummary) -> bool:
-        store = self._store
-        if store is None:
-            return False
-
-        def save(s: TicketStore) -> None:
+        def save(s: TicketStore) -> bool:
             s.save_qa(call_id, qa)
             s.save_summary(call_id, summary)
+            return True
 
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._storage, save, store)
-        except Exception:
-            self._metrics.inc("postcall_storage_errors_total")
-            log.exception("postcall: call %s: storing QA and summary failed", call_id)
-            return False
-        return True
+        what = f"call {call_id}: storing QA and summary"
+        return await self._threads.stored(save, what) or False

@@ -84,7 +84,7 @@ async def test_submit_and_dispatch_are_stored_and_confirmed(
         shown = await page.inner_text("#order-state")
         await engine.shot(page, "agent-dispatched")
         errors = await page.evaluate("() => window.jiesu.link.stats.errors")
-    store = engine.runtime.assist._store
+    store = engine.runtime.assist._threads.store
     record = store.ticket_for_call(call)
     assert record is not None
     assert (record.status, record.outcome) == ("dispatched", department)

@@ -200,13 +200,13 @@ async def test_storage_failure_is_counted_and_the_events_still_go_out(rig: Rig) 
     service = rig.service()
     broken = TicketStore(SqliteConnection(rig.path))
     broken.close()  # every call on it fails
-    service._store = broken
+    service._threads.store = broken
     await service.start()
     try:
         await play_good_call(rig.log, "c4")
         await service.idle()
     finally:
-        service._store = None
+        service._threads.store = None
         await service.close()
     assert rig.metrics.value("postcall_storage_errors_total") == 1
     assert [e.type for e in await rig.log.read("c4")][-2:] == ["qa.result", "call.summary"]
