@@ -24,6 +24,7 @@ Decoders and encoders are per stream: G.722 and Opus carry state from one payloa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -102,38 +103,24 @@ def _check_payload(codec: str, payload: bytes) -> None:
         raise CodecError(f"{codec} payload must be bytes, got {type(payload).__name__}")
 
 
-class _UlawDecoder:
-    codec = "pcmu"
+class _G711Decoder:
     rate = 8000
+
+    def __init__(self, codec: str, expand: Callable[[bytes], Pcm]) -> None:
+        self.codec = codec
+        self._expand = expand
 
     def decode(self, payload: bytes) -> Pcm:
         _check_payload(self.codec, payload)
-        return ulaw_decode(payload)
+        return self._expand(payload)
 
 
-class _AlawDecoder:
-    codec = "pcma"
+class _G711Encoder:
     rate = 8000
 
-    def decode(self, payload: bytes) -> Pcm:
-        _check_payload(self.codec, payload)
-        return alaw_decode(payload)
-
-
-class _UlawEncoder:
-    codec = "pcmu"
-    rate = 8000
-
-    def encode(self, pcm: Pcm) -> bytes:
-        return ulaw_encode(pcm)
-
-
-class _AlawEncoder:
-    codec = "pcma"
-    rate = 8000
-
-    def encode(self, pcm: Pcm) -> bytes:
-        return alaw_encode(pcm)
+    def __init__(self, codec: str, compress: Callable[[Pcm], bytes]) -> None:
+        self.codec = codec
+        self.encode = compress
 
 
 class _LinearDecoder:
@@ -250,10 +237,8 @@ def open_decoder(codec: str, rate: int | None = None) -> PayloadDecoder:
     the codec cannot produce; :class:`CodecUnavailable` says what to install for opus.
     """
     name, pcm_rate = _resolve(codec, rate)
-    if name == "pcmu":
-        return _UlawDecoder()
-    if name == "pcma":
-        return _AlawDecoder()
+    if name in ("pcmu", "pcma"):
+        return _G711Decoder(name, ulaw_decode if name == "pcmu" else alaw_decode)
     if name == "g722":
         return _G722PayloadDecoder()
     if name == "l16":
@@ -270,10 +255,8 @@ def open_encoder(codec: str, rate: int | None = None) -> PayloadEncoder:
     2.5, 5, 10, 20, 40 or 60 ms.
     """
     name, pcm_rate = _resolve(codec, rate)
-    if name == "pcmu":
-        return _UlawEncoder()
-    if name == "pcma":
-        return _AlawEncoder()
+    if name in ("pcmu", "pcma"):
+        return _G711Encoder(name, ulaw_encode if name == "pcmu" else alaw_encode)
     if name == "g722":
         return _G722PayloadEncoder()
     if name == "l16":
