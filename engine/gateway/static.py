@@ -14,11 +14,13 @@ websocket connections only from the gateway itself, nothing inline, no framing.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 
-from jiesu.engine.labels import screen_labels_json
+from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema
+from jiesu.engine.labels import TABLES
 
 #: The package that holds the screens.
 OVERLAY_PACKAGE = "jiesu.agent_overlay"
@@ -51,6 +53,14 @@ COMMON_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-Frame-Options", "DENY"),
     ("Cache-Control", "no-cache"),
 )
+
+
+def screen_labels_json() -> bytes:
+    """Every table of :mod:`jiesu.engine.labels` under its name in capitals, plus
+    ``ORDER_FIELDS``: the shipped work-order schema's ``[name, label]`` pairs in display order."""
+    tables = {name.upper(): table for name, table in TABLES.items()}
+    tables["ORDER_FIELDS"] = [[spec.name, spec.label] for spec in load_schema(SCHEMA_FILE).fields]
+    return json.dumps(tables, ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import json
 import tomllib
 
 from jiesu.engine.assist.loaders import SCHEMA_FILE, load_schema
-from jiesu.engine.gateway.static import StaticSite
+from jiesu.engine.gateway.static import StaticSite, screen_labels_json
 from jiesu.engine.labels import (
     ALERT_LEVEL,
     EMOTION,
@@ -15,7 +15,6 @@ from jiesu.engine.labels import (
     LABELS_PATH,
     RISK_KIND,
     SUMMARY_LEVEL,
-    screen_labels_json,
 )
 
 
