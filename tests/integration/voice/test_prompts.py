@@ -121,3 +121,15 @@ def test_the_build_command_prints_what_it_did(
     assert main([*args, "--voice", "espeak-ng"]) == EXIT_OK
     second = json.loads(capsys.readouterr().out)
     assert (first["built"], second["built"], second["kept"]) == (["hi"], [], ["hi"])
+
+
+def test_the_voice_is_chosen_in_the_configuration(tmp_path: Path) -> None:
+    from jiesu.engine.config import load_config
+
+    config = tmp_path / "jiesu.toml"
+    config.write_text("[voice]\nname = 'espeak-ng'\nthreads = 1\n", encoding="utf-8")
+    assert (load_config(config).voice.name, load_config(config).voice.threads) == ("espeak-ng", 1)
+    config.write_text("[voice]\nname = 'siri'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="siri"):
+        load_config(config)
+    assert main(["check-config", "--config", str(config)]) == EXIT_CONFIG
