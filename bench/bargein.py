@@ -18,15 +18,15 @@ WebRTC VAD (aggressiveness 2, 20 ms) gives the speech decisions.
 from __future__ import annotations
 
 import argparse
-import wave
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from jiesu.bench.speechsets import read_wav
 from jiesu.codecs.g711 import ulaw_decode, ulaw_encode
-from jiesu.codecs.resample import StreamResampler
+from jiesu.codecs.resample import resample
 from jiesu.engine.voice.bargein import FRAME, RATE, BargeInDetector
 from jiesu.engine.voice.prompts import normalise_loudness
 from jiesu.models.registry import shared_data_path
@@ -54,11 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_caller(path: Path) -> Pcm:
     """A recording at 8 kHz, levelled to -20 dBFS (a caller as loud as the prompt)."""
-    with wave.open(str(path)) as handle:
-        rate = handle.getframerate()
-        pcm = np.frombuffer(handle.readframes(handle.getnframes()), "<i2").astype(np.int16)
-    resampler = StreamResampler(rate, RATE)
-    return normalise_loudness(np.concatenate([resampler.process(pcm), resampler.flush()]))
+    pcm, rate = read_wav(path)
+    return normalise_loudness(resample(pcm, rate, RATE))
 
 
 def onset_s(speech: Pcm) -> float:

@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.codecs.resample import StreamResampler
+from jiesu.codecs.resample import resample
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,9 @@ class Synthesizer(Protocol):
 
     def stream(self, text: str) -> Iterator[Pcm]:
         """The clauses of ``text`` as they are synthesised (nothing for text with nothing to
-        say)."""
+        say). Blocking (tens to hundreds of ms a clause): iterate it on a worker thread, never
+        on the event loop."""
         ...
-
-
-def _resampled(pcm: Pcm, in_rate: int, out_rate: int) -> Pcm:
-    if in_rate == out_rate:
-        return pcm
-    resampler = StreamResampler(in_rate, out_rate)
-    return np.concatenate([resampler.process(pcm), resampler.flush()])
 
 
 def _to_int16(audio: npt.NDArray[np.float32]) -> Pcm:
@@ -88,7 +82,7 @@ class ZhttsSynthesizer:
         for clause in split_clauses(text):
             audio = self._voice.clause(clause)
             if len(audio):
-                yield _resampled(_to_int16(audio), SAMPLE_RATE, self.rate)
+                yield resample(_to_int16(audio), SAMPLE_RATE, self.rate)
 
 
 class EspeakSynthesizer:
@@ -127,7 +121,7 @@ class EspeakSynthesizer:
             with wave.open(io.BytesIO(wav)) as handle:
                 rate = handle.getframerate()
                 pcm = np.frombuffer(handle.readframes(handle.getnframes()), "<i2")
-            yield _resampled(pcm.astype(np.int16), rate, self.rate)
+            yield resample(pcm.astype(np.int16), rate, self.rate)
 
 
 def open_synthesizer(
