@@ -9,8 +9,10 @@ valid frame is yielded as :class:`BadFrame` and the stream goes on.
 
 Worker -> main: :class:`Ready`, :class:`CallStart`, :class:`AudioFrame` (one 20 ms frame of one
 leg), :class:`Dtmf`, :class:`CallEnd` (with the call's counters), :class:`Metric` (a counter
-increment), :class:`Registration`, :class:`Pong`.
-Main -> worker: :class:`Command` (an action on a call), :class:`Ping`, :class:`Stop`.
+increment), :class:`Registration`, :class:`Pong`, :class:`PlayState` (a playback started,
+finished or was stopped).
+Main -> worker: :class:`Command` (an action on a call), :class:`PlayAudio` (audio for the caller,
+in pieces, as it is synthesised), :class:`Ping`, :class:`Stop`.
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ class Op(enum.StrEnum):
     HANGUP = "hangup"
     #: ``arg``: the WAV file to play to the caller.
     PLAY = "play"
+    #: Stops the WAV player and the streamed playback (``arg``: its ``play_id``; empty: any).
     STOP_PLAY = "stop_play"
     #: ``arg``: the URI for a blind transfer (REFER).
     TRANSFER = "transfer"
@@ -150,6 +153,48 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
+class PlayAudio:
+    """A piece of one playback to the caller: 16 kHz int16 PCM, any whole number of samples.
+
+    Pieces of the same ``play_id`` are queued in the worker and played back to back; ``last``
+    marks the end of the playback (so running dry before it is an underrun, after it the end).
+    A new ``play_id`` replaces whatever is still queued of an older one.
+    """
+
+    TYPE: ClassVar[str] = "play"
+    call_id: str
+    play_id: int
+    pcm: bytes
+    last: bool
+
+
+class PlayPhase(enum.StrEnum):
+    STARTED = "started"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class PlayState:
+    """Where a playback is, stamped on the call's media clock.
+
+    ``caller_seq`` is the caller leg's frame count at that moment: the frame played first went
+    out while the caller's tap received frame ``caller_seq`` (±1), which lines what was played
+    up with what the caller's leg carries (echo, barge-in).
+    """
+
+    TYPE: ClassVar[str] = "play_state"
+    call_id: str
+    play_id: int
+    phase: PlayPhase
+    #: 20 ms frames of the playback sent to the caller so far.
+    frames: int
+    caller_seq: int
+    #: Frames of silence sent because the next piece had not arrived yet.
+    underruns: int
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     """A barrier: the worker answers :class:`Pong` after everything it sent before."""
 
@@ -162,8 +207,10 @@ class Stop:
     TYPE: ClassVar[str] = "stop"
 
 
-WorkerFrame = Ready | CallStart | AudioFrame | Dtmf | CallEnd | Metric | Registration | Pong
-MainFrame = Command | Ping | Stop
+WorkerFrame = (
+    Ready | CallStart | AudioFrame | Dtmf | CallEnd | Metric | Registration | Pong | PlayState
+)
+MainFrame = Command | PlayAudio | Ping | Stop
 Frame = WorkerFrame | MainFrame
 
 _FRAMES: dict[str, type[Any]] = {cls.TYPE: cls for cls in get_args(Frame)}

@@ -6,7 +6,10 @@ pjsua2 hazards every class here respects (see ``docs/sip.md``):
   ``libHandleEvents``); none may be garbage-collected on another thread;
 * every callback body is wrapped by :func:`guarded`: an exception is logged and counted
   (``sip_callback_errors_total{callback=...}``) and the call goes on;
-* :class:`Tap`\\ s are pooled, never collected while pjsua2 runs (see the class);
+* :class:`Tap`\\ s and :class:`Speaker`\\ s are pooled, never collected while pjsua2 runs (see
+  :class:`Tap`);
+* state a port shares between the clock thread (``onFrame*``) and the main thread is guarded by
+  the port's own lock, held for a few list operations only;
 * ``getInfo()`` is kept in a variable before iterating its ``media``.
 """
 
@@ -15,7 +18,9 @@ from __future__ import annotations
 import functools
 import logging
 import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,8 +28,8 @@ import pjsua2 as pj  # type: ignore[import-untyped]
 
 from jiesu.engine.audio import Leg
 from jiesu.engine.logsetup import redact
-from jiesu.engine.sip.frames import AudioFrame, Registration
-from jiesu.engine.sip.settings import FRAME_MS, RATE
+from jiesu.engine.sip.frames import AudioFrame, PlayPhase, PlayState, Registration
+from jiesu.engine.sip.settings import FRAME_BYTES, FRAME_MS, RATE
 
 if TYPE_CHECKING:
     from jiesu.engine.sip.session import Session
@@ -60,6 +65,16 @@ def guarded(name: str) -> Callable[[_F], _F]:
     return wrap
 
 
+def _audio_format() -> Any:
+    fmt = pj.MediaFormatAudio()
+    fmt.type = pj.PJMEDIA_TYPE_AUDIO
+    fmt.clockRate = RATE
+    fmt.channelCount = 1
+    fmt.bitsPerSample = 16
+    fmt.frameTimeUsec = FRAME_MS * 1000
+    return fmt
+
+
 class Tap(pj.AudioMediaPort):  # type: ignore[misc]
     """Receives one leg's 16 kHz frames from the conference bridge (clock thread).
 
@@ -78,13 +93,7 @@ class Tap(pj.AudioMediaPort):  # type: ignore[misc]
         self.dropped = 0
         #: True while the tap belongs to no call: frames are ignored.
         self.closed = True
-        fmt = pj.MediaFormatAudio()
-        fmt.type = pj.PJMEDIA_TYPE_AUDIO
-        fmt.clockRate = RATE
-        fmt.channelCount = 1
-        fmt.bitsPerSample = 16
-        fmt.frameTimeUsec = FRAME_MS * 1000
-        self.createPort(f"jiesu-tap-{number}", fmt)
+        self.createPort(f"jiesu-tap-{number}", _audio_format())
 
     def assign(self, session: Session, leg: Leg) -> None:
         """Give the (closed) tap to a call's leg; ``closed`` is cleared last."""
@@ -108,6 +117,134 @@ class Tap(pj.AudioMediaPort):  # type: ignore[misc]
             self.worker.outbox.put_nowait(frame)
         except queue.Full:
             self.dropped += 1
+
+
+class Speaker(pj.AudioMediaPort):  # type: ignore[misc]
+    """Plays audio the main process streams in (:class:`~.frames.PlayAudio`) to a caller, one
+    20 ms frame per request of the conference bridge (clock thread).
+
+    Pieces are queued as whole frames; the bridge takes one per tick, so playback starts with
+    the first piece and a stop takes effect at the next tick. Running dry before the last piece
+    sends silence and counts an underrun. Each playback reports :class:`~.frames.PlayState`
+    started, then finished or stopped, through ``events`` (forwarded by the worker's main
+    thread). Pooled like :class:`Tap`.
+    """
+
+    def __init__(self, worker: Worker, number: int, events: queue.SimpleQueue[PlayState]) -> None:
+        super().__init__()
+        self.worker = worker
+        self.events = events
+        self.lock = threading.Lock()
+        self.call_id = ""
+        self.caller_tap: Tap | None = None
+        self.closed = True
+        self.play_id = 0
+        self.active = False
+        self.started = False
+        self.last_queued = False
+        self.frames = 0
+        self.underruns = 0
+        self.pending: deque[bytes] = deque()
+        self.partial = b""
+        self.createPort(f"jiesu-speaker-{number}", _audio_format())
+
+    def assign(self, call_id: str) -> None:
+        with self.lock:
+            self.call_id = call_id
+            self.caller_tap = None
+            self.play_id = 0
+            self.active = False
+            self.pending.clear()
+            self.partial = b""
+            self.closed = False
+
+    def release(self) -> None:
+        """The call ended: a playback still running is reported stopped."""
+        with self.lock:
+            if self.active:
+                self._emit(PlayPhase.STOPPED)
+            self.active = False
+            self.pending.clear()
+            self.closed = True
+
+    def enqueue(self, play_id: int, pcm: bytes, last: bool) -> None:
+        """Queue a piece of playback ``play_id`` (a new id replaces the one playing)."""
+        with self.lock:
+            if self.closed:
+                return
+            if play_id != self.play_id:
+                if self.active:
+                    self._emit(PlayPhase.STOPPED)
+                self.play_id = play_id
+                self.active = True
+                self.started = False
+                self.last_queued = False
+                self.frames = 0
+                self.underruns = 0
+                self.pending.clear()
+                self.partial = b""
+            elif not self.active:
+                return  # a piece of a playback already stopped
+            data = self.partial + pcm
+            whole = len(data) - len(data) % FRAME_BYTES
+            self.pending.extend(data[i : i + FRAME_BYTES] for i in range(0, whole, FRAME_BYTES))
+            self.partial = data[whole:]
+            if last:
+                if self.partial:  # the tail, padded to a whole frame
+                    self.pending.append(self.partial.ljust(FRAME_BYTES, b"\0"))
+                    self.partial = b""
+                self.last_queued = True
+
+    def stop(self, play_id: int = 0) -> bool:
+        """Stop playback ``play_id`` (0: whatever plays) at the next frame; False if none."""
+        with self.lock:
+            if not self.active or (play_id and play_id != self.play_id):
+                return False
+            self.pending.clear()
+            self._emit(PlayPhase.STOPPED)
+            self.active = False
+            return True
+
+    def _emit(self, phase: PlayPhase) -> None:
+        tap = self.caller_tap
+        self.events.put(
+            PlayState(
+                self.call_id,
+                self.play_id,
+                phase,
+                self.frames,
+                tap.seq if tap is not None else 0,
+                self.underruns,
+            )
+        )
+
+    def _next_frame(self) -> bytes | None:
+        with self.lock:
+            if self.closed or not self.active:
+                return None
+            if self.pending:
+                if not self.started:
+                    self.started = True
+                    self._emit(PlayPhase.STARTED)
+                self.frames += 1
+                return self.pending.popleft()
+            if self.last_queued:
+                self._emit(PlayPhase.FINISHED)
+                self.active = False
+            elif self.started:
+                self.underruns += 1
+            return None
+
+    @guarded("onFrameRequested")
+    def onFrameRequested(self, frame: Any) -> None:
+        data = self._next_frame()
+        if data is None:
+            frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
+            frame.size = 0
+            return
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(data)
+        frame.size = len(data)
 
 
 class SipCall(pj.Call):  # type: ignore[misc]

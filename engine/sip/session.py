@@ -20,7 +20,7 @@ from jiesu.engine.sip.frames import CallEnd, CallStart, Dtmf, LegEnd
 from jiesu.engine.sip.routing import Route, sip_user
 
 if TYPE_CHECKING:
-    from jiesu.engine.sip.pjobjects import SipCall
+    from jiesu.engine.sip.pjobjects import SipCall, Speaker
     from jiesu.engine.sip.worker import Worker
 
 log = logging.getLogger("jiesu.sip.worker")
@@ -69,6 +69,8 @@ class Session:
         self.reason = ""
         self.agent_deadline = 0.0
         self.player: Any = None
+        #: Streams Jiesu's voice to the caller (calls it answers itself: not in assist mode).
+        self.speaker: Speaker | None = None
 
     @property
     def legs(self) -> tuple[Leg, ...]:
@@ -109,6 +111,11 @@ class Session:
         if call.tap is None:
             call.tap = self.worker.acquire_tap(self, call.leg)
         call.audio.startTransmit(call.tap)
+        if call.leg is Leg.CALLER and self.mode != "assist":
+            if self.speaker is None:
+                self.speaker = self.worker.acquire_speaker(self.call_id)
+            self.speaker.caller_tap = call.tap
+            self.speaker.startTransmit(call.audio)
         self.bridge()
 
     def bridge(self) -> None:
@@ -143,6 +150,10 @@ class Session:
         if self.ended:
             return
         self.ended = True
+        if self.speaker is not None:
+            self.speaker.release()
+            self.worker.release_speaker(self.speaker)
+            self.speaker = None
         legs = []
         for call in self.calls():
             tap = call.tap

@@ -112,6 +112,31 @@ def uac_scenario(
     return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="jiesu uac">\n{body}\n</scenario>\n'
 
 
+def uac_phone_scenario(rtp_port: int, hangup_after_ms: int | None = None) -> str:
+    """A caller whose media is not sipp's but a phone's at ``127.0.0.1:rtp_port`` (the voice
+    tests' :class:`~jiesu.bench.rtp_phone.RtpPhone`): INVITE, ACK, then either BYE after
+    ``hangup_after_ms`` or wait for Jiesu's BYE."""
+    sdp = SDP.format(pt=0, codec="PCMU").replace("[media_ip_type] [media_ip]", "4 127.0.0.1")
+    sdp = sdp.replace("[media_port]", str(rtp_port))
+    steps = [
+        f'<send retrans="500"><![CDATA[\n{_request("INVITE", 1, "13812345678", sdp)}\n]]></send>',
+        '<recv response="100" optional="true"/>',
+        '<recv response="180" optional="true"/>',
+        '<recv response="183" optional="true"/>',
+        '<recv response="200" rtd="true"/>',
+        f"<send><![CDATA[\n{_request('ACK', 1, '13812345678')}\n]]></send>",
+    ]
+    if hangup_after_ms is None:
+        steps += ANSWER_BYE
+    else:
+        steps.append(f'<pause milliseconds="{hangup_after_ms}"/>')
+        bye = _request("BYE", 2, "13812345678")
+        steps.append(f'<send retrans="500"><![CDATA[\n{bye}\n]]></send>')
+        steps.append('<recv response="200" crlf="true"/>')
+    body = "\n".join(steps)
+    return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="jiesu phone uac">\n{body}\n</scenario>\n'
+
+
 #: sipp steps that wait for the other side's BYE and answer it 200.
 ANSWER_BYE = [
     '<recv request="BYE"/>',

@@ -26,11 +26,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jiesu.engine.audio import AudioChunk, Leg
 from jiesu.engine.calls import CallStats, IngestCall, IngestSink, LegStats
 from jiesu.engine.config import SipConfig
+from jiesu.engine.events import CallMode
 from jiesu.engine.legstream import (
     DEFAULT_MAX_GAP_MS,
     DropReason,
@@ -67,6 +68,28 @@ def _leg_stream(call_id: str, leg: Leg) -> LegStream:
     )
 
 
+class AnsweredCallListener(Protocol):
+    """What hears the calls Jiesu answers itself (IVR, after hours): the voice channel.
+
+    Called on the event loop, in the order the worker sent things; must not block. Assist
+    calls are not passed on (Jiesu never speaks on them).
+    """
+
+    def call_started(self, call: IngestCall) -> None: ...
+
+    def caller_audio(self, chunk: AudioChunk) -> None: ...
+
+    def dtmf(self, digit: fr.Dtmf) -> None: ...
+
+    def play_state(self, state: fr.PlayState) -> None: ...
+
+    def call_ended(self, call_id: str, reason: str) -> None: ...
+
+
+#: The most audio one :class:`~.frames.PlayAudio` frame carries (1 s at 16 kHz).
+PLAY_PIECE_BYTES = RATE * 2
+
+
 @dataclass
 class _LegTrack:
     stream: LegStream
@@ -89,6 +112,11 @@ class _CallTrack:
     worker: int
     legs: dict[Leg, _LegTrack] = field(default_factory=dict)
     recorders: dict[Leg, LegRecorder] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        """A call Jiesu answers itself (its voice channel hears it)."""
+        return self.call.mode is not CallMode.ASSIST
 
 
 @dataclass
@@ -148,6 +176,8 @@ class SipSupervisor:
         #: 1000); ``dtmf_listener`` (for IVR flows) is called with each one as it comes.
         self.dtmf: deque[fr.Dtmf] = deque(maxlen=1000)
         self.dtmf_listener: Callable[[fr.Dtmf], None] | None = None
+        #: The voice channel of calls Jiesu answers itself (see :class:`AnsweredCallListener`).
+        self.answered_listener: AnsweredCallListener | None = None
         #: Registration state per worker index (True: registered), when registration is on.
         self.registered: dict[int, bool] = {}
 
@@ -295,6 +325,25 @@ class SipSupervisor:
     def play(self, call_id: str, wav: Path) -> bool:
         return self.command(call_id, fr.Op.PLAY, str(wav))
 
+    def play_audio(self, call_id: str, play_id: int, pcm: bytes, last: bool) -> bool:
+        """Stream a piece of playback ``play_id`` (16 kHz int16) to the caller of ``call_id``;
+        pieces over 1 s are split. The worker reports :class:`~.frames.PlayState` back."""
+        track = self._calls.get(call_id)
+        if track is None:
+            return False
+        handle = self.workers[track.worker]
+        pieces = [pcm[i : i + PLAY_PIECE_BYTES] for i in range(0, len(pcm), PLAY_PIECE_BYTES)]
+        pieces = pieces or [b""]
+        for n, piece in enumerate(pieces):
+            frame = fr.PlayAudio(call_id, play_id, piece, last and n == len(pieces) - 1)
+            if not self._send(handle, frame):
+                return False
+        return True
+
+    def stop_playback(self, call_id: str, play_id: int = 0) -> bool:
+        """Stop playback ``play_id`` (0: any) of ``call_id`` at the worker's next frame."""
+        return self.command(call_id, fr.Op.STOP_PLAY, str(play_id) if play_id else "")
+
     def transfer(self, call_id: str, uri: str) -> bool:
         """Blind transfer with REFER; the call ends when the transfer succeeded."""
         return self.command(call_id, fr.Op.TRANSFER, uri)
@@ -370,6 +419,8 @@ class SipSupervisor:
                     future.set_result(None)
             case fr.Dtmf():
                 self._dtmf(frame)
+            case fr.PlayState():
+                self._tell("play_state", frame)
             case fr.Registration():
                 await self._registration(handle, frame)
             case fr.BadFrame():
@@ -379,12 +430,26 @@ class SipSupervisor:
                 log.error("sip worker %d sent a %s frame", handle.index, frame.TYPE)
                 self.metrics.inc("sip_bad_frames_total")
 
+    def _tell(self, what: str, *args: Any) -> None:
+        """Pass something on to the answered-call listener; its failure is counted, not raised."""
+        listener = self.answered_listener
+        if listener is None:
+            return
+        try:
+            getattr(listener, what)(*args)
+        except Exception:
+            log.exception("answered-call listener failed in %s", what)
+            self.metrics.inc("sip_listener_errors_total", labels={"what": what})
+
     def _dtmf(self, digit: fr.Dtmf) -> None:
         self.metrics.inc("sip_dtmf_total", labels={"method": digit.method})
         # A key is not personal data by itself, but keys typed in a row can be an ID number:
         # the log names the method only.
         log.info("call %s: DTMF (%s) from the %s", digit.call_id[:8], digit.method, digit.leg)
         self.dtmf.append(digit)
+        track = self._calls.get(digit.call_id)
+        if track is not None and track.answered:
+            self._tell("dtmf", digit)
         if self.dtmf_listener is not None:
             try:
                 self.dtmf_listener(digit)
@@ -453,6 +518,8 @@ class SipSupervisor:
                 )
         self._calls[call.call_id] = track
         handle.calls.add(call.call_id)
+        if track.answered:
+            self._tell("call_started", call)
         self.metrics.inc("sip_calls_total", labels={"mode": frame.mode.value})
 
     def _audio(self, frame: fr.AudioFrame) -> None:
@@ -497,6 +564,8 @@ class SipSupervisor:
             except Exception:
                 log.exception("sink.audio failed")
                 self.metrics.inc("sip_sink_errors_total")
+            if chunk.leg is Leg.CALLER and track.answered:
+                self._tell("caller_audio", chunk)
 
     async def _finish(
         self, handle: WorkerHandle, call_id: str, reason: str, per_leg: dict[str, fr.LegEnd]
@@ -516,6 +585,8 @@ class SipSupervisor:
         self.last_leg_info[call_id] = {leg: to_plain(info) for leg, info in per_leg.items()}
         while len(self.last_leg_info) > 200:
             self.last_leg_info.pop(next(iter(self.last_leg_info)))
+        if track.answered:
+            self._tell("call_ended", call_id, reason)
         try:
             await self.sink.call_ended(call_id, reason, stats)
         except Exception:

@@ -34,7 +34,7 @@ import pjsua2 as pj  # type: ignore[import-untyped]
 from jiesu.engine.audio import Leg
 from jiesu.engine.logsetup import configure_logging
 from jiesu.engine.sip import frames as fr
-from jiesu.engine.sip.pjobjects import Account, LogWriter, SipCall, Tap, op_param
+from jiesu.engine.sip.pjobjects import Account, LogWriter, SipCall, Speaker, Tap, op_param
 from jiesu.engine.sip.request_gate import RequestGate
 from jiesu.engine.sip.routing import request_uri, route, sip_user
 from jiesu.engine.sip.sanity import check_request
@@ -51,12 +51,16 @@ class Worker:
         self.settings = settings
         self.sock = sock
         self.outbox: queue.Queue[fr.WorkerFrame] = queue.Queue(maxsize=settings.frame_queue)
-        self.commands: queue.Queue[fr.Command | fr.Ping] = queue.Queue(maxsize=1000)
+        self.commands: queue.Queue[fr.Command | fr.Ping | fr.PlayAudio] = queue.Queue(maxsize=1000)
         self.sessions: dict[str, Session] = {}
         self.graveyard: list[Session] = []
         #: Idle taps for reuse (at most one per leg that was ever live at the same time).
         self.idle_taps: list[Tap] = []
         self.all_taps: list[Tap] = []
+        self.idle_speakers: list[Speaker] = []
+        self.all_speakers: list[Speaker] = []
+        #: Playback states from the clock thread, sent on by the main thread's poll.
+        self.play_events: queue.SimpleQueue[fr.PlayState] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.ep = pj.Endpoint()
         self.account: Any = None
@@ -107,7 +111,7 @@ class Worker:
                 for frame in reader.feed(data):
                     if isinstance(frame, fr.Stop):
                         self.stopping.set()
-                    elif isinstance(frame, fr.Command | fr.Ping):
+                    elif isinstance(frame, fr.Command | fr.Ping | fr.PlayAudio):
                         self.commands.put(frame)
                     else:
                         problem = frame.problem if isinstance(frame, fr.BadFrame) else frame.TYPE
@@ -189,6 +193,18 @@ class Worker:
         if tap not in self.idle_taps:
             self.idle_taps.append(tap)
 
+    def acquire_speaker(self, call_id: str) -> Speaker:
+        speaker = self.idle_speakers.pop() if self.idle_speakers else None
+        if speaker is None:
+            speaker = Speaker(self, len(self.all_speakers), self.play_events)
+            self.all_speakers.append(speaker)
+        speaker.assign(call_id)
+        return speaker
+
+    def release_speaker(self, speaker: Speaker) -> None:
+        if speaker not in self.idle_speakers:
+            self.idle_speakers.append(speaker)
+
     def used_legs(self) -> int:
         return sum(
             sum(1 for c in session.calls() if not c.disconnected)
@@ -260,12 +276,18 @@ class Worker:
         self.sessions.pop(session.call_id, None)
         self.graveyard.append(session)
 
-    def run_command(self, frame: fr.Command | fr.Ping) -> None:
+    def run_command(self, frame: fr.Command | fr.Ping | fr.PlayAudio) -> None:
         if isinstance(frame, fr.Ping):
             # A barrier: everything this worker sent before is on the socket ahead of it.
             self.send_control(fr.Pong(frame.n))
             return
         session = self.sessions.get(frame.call_id)
+        if isinstance(frame, fr.PlayAudio):
+            if session is None or session.speaker is None:
+                self.count("sip_play_refused_total", {"reason": "no_speaker"})
+                return
+            session.speaker.enqueue(frame.play_id, frame.pcm, frame.last)
+            return
         op = frame.op
         if session is None or session.caller is None:
             log.warning("command %s for an unknown call", op)
@@ -282,6 +304,8 @@ class Worker:
             session.player = player
         elif op is fr.Op.STOP_PLAY:
             session.player = None
+            if session.speaker is not None:
+                session.speaker.stop(int(frame.arg) if frame.arg.isdigit() else 0)
         elif op is fr.Op.TRANSFER:
             caller.xfer(frame.arg, op_param())
         elif op is fr.Op.BRIDGE and session.agent is None:
@@ -293,6 +317,11 @@ class Worker:
 
     def poll(self) -> None:
         self.ep.libHandleEvents(10)
+        while True:
+            try:
+                self.send_control(self.play_events.get_nowait())
+            except queue.Empty:
+                break
         while True:
             try:
                 command = self.commands.get_nowait()

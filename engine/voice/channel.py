@@ -1,0 +1,318 @@
+"""One answered call's voice channel: what a dialog uses to speak, listen and read keys.
+
+A dialog (``async def dialog(channel)``) calls :meth:`VoiceChannel.say` (a cached prompt, or
+text synthesised clause by clause and streamed to the caller as each clause is ready),
+:meth:`VoiceChannel.collect_digits` and :meth:`VoiceChannel.next_final` (the caller's next
+final transcript line). The channel is fed by the door (:meth:`caller_audio`,
+:meth:`dtmf`, :meth:`play_state`, :meth:`ended`) on the event loop, and acts through a
+:class:`Mouth` (the SIP supervisor in production).
+
+Barge-in: while an interruptible playback runs, every 20 ms frame of the caller's leg goes
+through WebRTC VAD and the :class:`~.bargein.BargeInDetector` with the frame played at the same
+media time (the worker stamps each playback's start with the caller leg's frame count, so frame
+``n`` of the leg lines up with frame ``n - start`` of the playback); a detection stops the
+playback at the worker's next frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from jiesu.codecs.resample import resample
+from jiesu.engine.audio import AudioChunk
+from jiesu.engine.voice import digits as keypad
+from jiesu.engine.voice.bargein import FRAME, RATE, BargeInDetector, BargeInSettings
+from jiesu.engine.voice.synthesizer import Synthesizer
+from jiesu.models.vad import WebRtcVadGate
+
+log = logging.getLogger(__name__)
+
+Pcm = npt.NDArray[np.int16]
+_T = TypeVar("_T")
+#: The worker's bridge rate: playback is sent at it.
+PLAY_RATE = 16_000
+#: Keys and finals waiting for a dialog that is not reading them (oldest dropped past this).
+INPUT_QUEUE = 64
+
+
+class Mouth(Protocol):
+    """What the channel acts through (:class:`~jiesu.engine.sip.supervisor.SipSupervisor`)."""
+
+    def play_audio(self, call_id: str, play_id: int, pcm: bytes, last: bool) -> bool: ...
+
+    def stop_playback(self, call_id: str, play_id: int = 0) -> bool: ...
+
+    def hangup(self, call_id: str) -> bool: ...
+
+
+class Outcome(enum.StrEnum):
+    FINISHED = "finished"
+    #: The caller spoke over it (barge-in).
+    BARGED_IN = "barged_in"
+    #: Stopped by the dialog or replaced by another playback.
+    STOPPED = "stopped"
+    #: The call ended while it played.
+    HUNG_UP = "hung_up"
+    #: It could not be sent (the call is gone on the worker's side).
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """How one :meth:`VoiceChannel.say` went."""
+
+    outcome: Outcome
+    #: 20 ms frames the caller was sent.
+    frames: int
+    #: Caller-leg frame at which the playback started (-1: it never started).
+    start_frame: int
+    #: Caller-leg frame at which barge-in was detected (-1: none).
+    barge_in_frame: int = -1
+    #: Wall clock (``time.monotonic``) of the request and of the first audio handed to the
+    #: worker (time to first audio, synthesis included).
+    requested_at: float = 0.0
+    first_audio_at: float = 0.0
+    underruns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """One final line of the caller's transcript."""
+
+    text: str
+    t_start_ms: int
+    t_end_ms: int
+    #: When the line reached the channel (``time.monotonic``).
+    received_at: float
+
+
+@dataclass(slots=True)
+class _Playback:
+    play_id: int
+    interruptible: bool
+    done: asyncio.Future[Played]
+    requested_at: float
+    #: What was played, at 8 kHz (the detector's reference), grown as clauses are sent.
+    reference: list[Pcm]
+    reference_len: int = 0
+    start_frame: int = -1
+    first_audio_at: float = 0.0
+    barge_in_frame: int = -1
+    detector: BargeInDetector | None = None
+
+    def played_frame(self, index: int) -> Pcm:
+        """The 20 ms (8 kHz) frame ``index`` of what was played; silence outside it."""
+        if index < 0 or (index + 1) * FRAME > self.reference_len:
+            return np.zeros(FRAME, np.int16)
+        whole = np.concatenate(self.reference) if len(self.reference) > 1 else self.reference[0]
+        self.reference = [whole]
+        return whole[index * FRAME : (index + 1) * FRAME]
+
+
+class VoiceChannel:
+    """The voice of one answered call; see the module doc. Lives on the event loop."""
+
+    def __init__(
+        self,
+        call_id: str,
+        mouth: Mouth,
+        synthesizer: Synthesizer,
+        *,
+        cached: dict[str, Pcm] | None = None,
+        bargein: BargeInSettings | None = None,
+        vad_aggressiveness: int = 2,
+    ) -> None:
+        if synthesizer.rate != RATE:
+            raise ValueError(f"the voice must speak at {RATE} Hz, not {synthesizer.rate}")
+        self.call_id = call_id
+        self._mouth = mouth
+        self._synthesizer = synthesizer
+        #: Prompt text -> its cached 8 kHz audio.
+        self._cached = cached or {}
+        self._bargein = bargein or BargeInSettings()
+        self._vad = WebRtcVadGate(aggressiveness=vad_aggressiveness, rate=RATE, frame_ms=20)
+        self._plays = 0
+        self._playback: _Playback | None = None
+        self._keys: asyncio.Queue[tuple[str, int]] = asyncio.Queue(INPUT_QUEUE)
+        self._finals: asyncio.Queue[Final] = asyncio.Queue(INPUT_QUEUE)
+        self._synthesis_lock = asyncio.Lock()
+        #: Caller-leg frames heard so far (the media clock, 20 ms a frame).
+        self.caller_frames = 0
+        self.hung_up = asyncio.Event()
+        self.end_reason = ""
+
+    # --- what a dialog calls ----------------------------------------------------------------
+    @property
+    def now_ms(self) -> int:
+        """The call's media time, by the caller leg's frames."""
+        return self.caller_frames * 20
+
+    async def say(self, text: str, *, interruptible: bool = True) -> Played:
+        """Speak ``text`` (its cached audio when it is a built prompt); returns once it finished,
+        was interrupted or the call ended."""
+        loop = asyncio.get_running_loop()
+        self._plays += 1
+        playback = _Playback(
+            self._plays,
+            interruptible,
+            loop.create_future(),
+            time.monotonic(),
+            [np.zeros(0, np.int16)],
+        )
+        if interruptible:
+            playback.detector = BargeInDetector(self._bargein)
+        previous = self._playback
+        self._playback = playback
+        if previous is not None and not previous.done.done():
+            self._mouth.stop_playback(self.call_id, previous.play_id)
+        if self.hung_up.is_set():
+            return self._settle(playback, Outcome.HUNG_UP, 0, 0)
+        feeder = asyncio.create_task(self._feed(playback, text))
+        try:
+            return await playback.done
+        finally:
+            if not feeder.done():
+                feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Stop what is playing (a dialog's own decision, e.g. a timeout)."""
+        if self._playback is not None and not self._playback.done.done():
+            self._mouth.stop_playback(self.call_id, self._playback.play_id)
+
+    async def collect_digits(self, request: keypad.DigitRequest) -> keypad.Collected:
+        """Keys by the caller until ``request`` is satisfied (keys pressed before the call are
+        used first: callers type ahead)."""
+        state = keypad.start(request, self.now_ms)
+        while True:
+            wait_s = max(0.0, (state.deadline_ms - self.now_ms) / 1000)
+            try:
+                async with asyncio.timeout(wait_s + 0.02):
+                    key, at_ms = await self._keys.get()
+                state, done = keypad.press(state, key, max(at_ms, state.started_ms))
+            except TimeoutError:
+                state, done = keypad.tick(state, self.now_ms)
+            if done is not None:
+                return done
+            if self.hung_up.is_set() and self._keys.empty():
+                return keypad.Collected(state.digits, keypad.Ended.NO_INPUT, self.now_ms)
+
+    async def next_final(self, timeout_s: float) -> Final | None:
+        """The caller's next final transcript line; None after ``timeout_s`` or a hang-up."""
+        if self.hung_up.is_set() and self._finals.empty():
+            return None
+        get = asyncio.ensure_future(self._finals.get())
+        gone = asyncio.ensure_future(self.hung_up.wait())
+        done, pending = await asyncio.wait(
+            {get, gone}, timeout=timeout_s, return_when="FIRST_COMPLETED"
+        )
+        for task in pending:
+            task.cancel()
+        if get in done:
+            return get.result()
+        return None
+
+    def hangup(self) -> None:
+        self._mouth.hangup(self.call_id)
+
+    # --- what the door calls (event loop, never blocks) ---------------------------------------
+    def caller_audio(self, chunk: AudioChunk) -> None:
+        frame_index = chunk.seq
+        self.caller_frames = frame_index + 1
+        playback = self._playback
+        if playback is None or playback.detector is None or playback.done.done():
+            return
+        if playback.start_frame < 0 or playback.barge_in_frame >= 0:
+            return
+        caller = resample(chunk.pcm, chunk.rate, RATE)[:FRAME]
+        if len(caller) < FRAME:
+            return
+        speech = self._vad.is_speech(caller)
+        played = playback.played_frame(frame_index - playback.start_frame)
+        if playback.detector.push(caller, 1.0 if speech else 0.0, played):
+            playback.barge_in_frame = frame_index
+            self._mouth.stop_playback(self.call_id, playback.play_id)
+
+    def dtmf(self, digit: str) -> None:
+        _put_dropping_oldest(self._keys, (digit, self.now_ms))
+
+    def final(self, text: str, t_start_ms: int, t_end_ms: int) -> None:
+        _put_dropping_oldest(self._finals, Final(text, t_start_ms, t_end_ms, time.monotonic()))
+
+    def play_state(
+        self, play_id: int, phase: str, frames: int, caller_seq: int, underruns: int
+    ) -> None:
+        playback = self._playback
+        if playback is None or playback.play_id != play_id or playback.done.done():
+            return
+        if phase == "started":
+            playback.start_frame = caller_seq
+        elif phase == "finished":
+            self._settle(playback, Outcome.FINISHED, frames, underruns)
+        elif phase == "stopped":
+            outcome = Outcome.BARGED_IN if playback.barge_in_frame >= 0 else Outcome.STOPPED
+            self._settle(playback, outcome, frames, underruns)
+
+    def ended(self, reason: str) -> None:
+        self.end_reason = reason
+        self.hung_up.set()
+        playback = self._playback
+        if playback is not None and not playback.done.done():
+            self._settle(playback, Outcome.HUNG_UP, 0, 0)
+
+    # --- inside -----------------------------------------------------------------------------
+    def _settle(self, playback: _Playback, outcome: Outcome, frames: int, underruns: int) -> Played:
+        played = Played(
+            outcome,
+            frames,
+            playback.start_frame,
+            playback.barge_in_frame,
+            playback.requested_at,
+            playback.first_audio_at,
+            underruns,
+        )
+        if not playback.done.done():
+            playback.done.set_result(played)
+        return played
+
+    async def _feed(self, playback: _Playback, text: str) -> None:
+        """Send the audio of ``text`` piece by piece (cached: at once; else clause by clause)."""
+        cached = self._cached.get(text)
+        if cached is not None:
+            self._send(playback, cached, last=True)
+            return
+        async with self._synthesis_lock:  # one synthesis at a time per call
+            clauses: Iterator[Pcm] = iter(self._synthesizer.stream(text))
+            pending = await asyncio.to_thread(next, clauses, None)
+            while pending is not None and not playback.done.done():
+                following = await asyncio.to_thread(next, clauses, None)
+                self._send(playback, pending, last=following is None)
+                pending = following
+            if pending is None and playback.reference_len == 0 and not playback.done.done():
+                self._send(playback, np.zeros(FRAME, np.int16), last=True)  # nothing to say
+
+    def _send(self, playback: _Playback, pcm8k: Pcm, *, last: bool) -> None:
+        if playback.done.done():
+            return
+        playback.reference.append(pcm8k)
+        playback.reference_len += len(pcm8k)
+        if not playback.first_audio_at:
+            playback.first_audio_at = time.monotonic()
+        wide = resample(pcm8k, RATE, PLAY_RATE)
+        if not self._mouth.play_audio(self.call_id, playback.play_id, wide.tobytes(), last):
+            self._settle(playback, Outcome.FAILED, 0, 0)
+
+
+def _put_dropping_oldest(queue: asyncio.Queue[_T], item: _T) -> None:
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(item)
