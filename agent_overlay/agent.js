@@ -48,7 +48,9 @@ class AgentScreen {
   event(event, { followed }) {
     if (!followed) {
       // Board: a new call of this agent replaces a finished (or absent) one.
-      if (event.type === "call.started" && this.call?.callId !== event.call_id) {
+      // A call handed over to this agent by the voice dialog (call.context) opens the same way.
+      const opens = event.type === "call.started" || event.type === "call.context";
+      if (opens && this.call?.callId !== event.call_id) {
         if (!this.call || this.call.state === "ended") this.switchTo(event.call_id);
       }
       return;
@@ -81,6 +83,7 @@ class AgentScreen {
     this.refreshDepartments();
     this.renderInfo();
     this.renderBanner();
+    this.renderContext();
     this.link.follow(callId);
     document.body.dataset.call = callId;
   }
@@ -106,9 +109,31 @@ class AgentScreen {
       case "status":
         this.renderStatus();
         break;
+      case "context":
+        this.renderContext();
+        break;
       default:
         this.renderInfo();
     }
+  }
+
+  // 转接背景: what the caller told the voice dialog before the hand-over.
+  renderContext() {
+    const context = this.call?.context;
+    const panel = $("context-panel");
+    panel.hidden = !context;
+    if (!context) return;
+    $("context-target").textContent = context.target ? `转自 ${context.target}` : "";
+    const list = $("context");
+    clear(list);
+    list.append(
+      el("dt", { text: "诉求类型" }),
+      el("dd", { text: context.intent || "未识别" }),
+      el("dt", { text: "事项" }),
+      el("dd", { text: context.topic || "未识别" }),
+      el("dt", { text: "来电人原话" }),
+      el("dd", { text: context.said || "（无）" }),
+    );
   }
 
   renderInfo() {

@@ -31,6 +31,8 @@ export function newCall(callId) {
     tipIds: new Set(),
     // caller.profile: the caller's past tickets (诉求人画像), when the engine found any
     profile: null,
+    // call.context: what the voice dialog learnt before handing the call over (or null)
+    context: null,
     // ticket.status: the agent's submit / dispatch as the engine stored it
     ticketStatus: null,
     unknown: 0,
@@ -66,6 +68,8 @@ export function applyEvent(call, event) {
       call.endReason = p.reason;
       call.endedAt = event.t_wall;
       return [{ kind: "info" }];
+    case "call.context":
+      return applyContext(call, event);
     case "transcript.partial":
     case "transcript.final":
       return applyTranscript(call, event);
@@ -186,6 +190,22 @@ export function orderedLines(call) {
 }
 
 // The text a field's value came from, when the engine said where.
+// A hand-over from the voice dialog: the call is this agent's now, and the work order starts
+// with what the caller already gave (fields the engine or the agent set later win as usual).
+function applyContext(call, event) {
+  const p = event.payload;
+  call.agentId = p.agent_id || call.agentId;
+  call.context = { target: p.target, intent: p.intent, topic: p.topic, said: p.said };
+  const changes = [{ kind: "context" }];
+  for (const f of p.fields || []) {
+    if (call.fields.has(f.name)) continue;
+    const field = { name: f.name, value: f.value, confidence: 1, origin: "dialog", seq: event.seq };
+    call.fields.set(f.name, field);
+    changes.push({ kind: "field", field });
+  }
+  return changes;
+}
+
 export function sourceQuote(call, field) {
   const src = field.source;
   if (!src) return "";

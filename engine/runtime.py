@@ -42,6 +42,7 @@ from jiesu.engine.speech.pipeline import (
 )
 from jiesu.engine.speech.vad_stage import VadStage, silero_batch_core
 from jiesu.engine.storage.keys import CallerKeyer
+from jiesu.engine.voice.service import VoiceService, build_voice
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ class Runtime:
         self.postcall: PostcallService | None = None
         #: The SIP door ([sip] enabled): pjsua2 worker processes feeding the same router.
         self.sip: SipSupervisor | None = None
+        #: The voice channel of the calls Jiesu answers itself ([voice], SIP on).
+        self.voice: VoiceService | None = None
         if config.sip.enabled:
             self.sip = SipSupervisor(
                 config.sip,
@@ -177,6 +180,12 @@ class Runtime:
         await self.gateway.start()
         await self.ingest.start()
         if self.sip is not None:
+            self.voice = await asyncio.to_thread(
+                build_voice, self.config, self.sip, self.event_log, self.metrics
+            )
+            if self.voice is not None:
+                self.voice.start()
+                self.sip.answered_listener = self.voice
             await self.sip.start()
             log.info("sip workers: %s", ", ".join(f"udp:{p}" for p in self.sip.ports))
         gw, ing = self.config.gateway, self.config.ingest
@@ -196,6 +205,8 @@ class Runtime:
         """Stop taking audio first, then close the screens, then flush the log."""
         if self.sip is not None:
             await self.sip.close()
+        if self.voice is not None:
+            await self.voice.close()
         await self.ingest.close()
         if self.router.speech is not None:
             await self.router.speech.close()

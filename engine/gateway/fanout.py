@@ -12,7 +12,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from jiesu.engine.events import BOARD_TYPES, CallEnded, CallStarted, Event
+from jiesu.engine.events import BOARD_TYPES, CallContext, CallEnded, CallStarted, Event
 from jiesu.engine.gateway.access import Scope
 
 S = TypeVar("S", bound=Hashable)
@@ -75,14 +75,17 @@ class Fanout(Generic[S]):
     def targets(self, event: Event) -> dict[S, None]:
         """The screens that get ``event``, followers first (an ordered set, no repeats).
 
-        Learns a call from its ``call.started`` and forgets it at ``call.ended``; a call that
-        routing never learnt reaches its followers only.
+        Learns a call from its ``call.started``, moves it to the receiving agent at a
+        ``call.context`` (a hand-over: that agent's boards get this event already) and forgets
+        it at ``call.ended``; a call that routing never learnt reaches its followers only.
         """
         call_id = event.call_id
         payload = event.payload
         info = self._calls.get(call_id)
         if info is None and isinstance(payload, CallStarted):
             info = self._calls[call_id] = CallInfo(payload.hotline, payload.agent_id)
+        elif info is not None and isinstance(payload, CallContext) and payload.agent_id:
+            info = self._calls[call_id] = CallInfo(info.hotline, payload.agent_id)
         targets: dict[S, None] = dict.fromkeys(self._followers.get(call_id, ()))
         if info is not None and event.type in BOARD_TYPES:
             hotline = info.hotline

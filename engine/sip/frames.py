@@ -10,7 +10,7 @@ valid frame is yielded as :class:`BadFrame` and the stream goes on.
 Worker -> main: :class:`Ready`, :class:`CallStart`, :class:`AudioFrame` (one 20 ms frame of one
 leg), :class:`Dtmf`, :class:`CallEnd` (with the call's counters), :class:`Metric` (a counter
 increment), :class:`Registration`, :class:`Pong`, :class:`PlayState` (a playback started,
-finished or was stopped).
+finished or was stopped), :class:`TransferState`.
 Main -> worker: :class:`Command` (an action on a call), :class:`PlayAudio` (audio for the caller,
 in pieces, as it is synthesised), :class:`Ping`, :class:`Stop`.
 """
@@ -194,6 +194,26 @@ class PlayState:
     underruns: int
 
 
+class TransferPhase(enum.StrEnum):
+    RINGING = "ringing"
+    #: The agent answered (a hand-over: bridged to the caller) or the REFER succeeded.
+    ANSWERED = "answered"
+    #: Busy, no answer, refused (4xx/5xx/6xx): the caller stays with the dialog.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferState:
+    """How a hand-over (``bridge``: a new leg to the agent) or a blind transfer (``refer``)
+    goes; the last one is ``answered`` or ``failed`` with the SIP status."""
+
+    TYPE: ClassVar[str] = "transfer"
+    call_id: str
+    kind: str
+    phase: TransferPhase
+    status: int
+
+
 @dataclass(frozen=True, slots=True)
 class Ping:
     """A barrier: the worker answers :class:`Pong` after everything it sent before."""
@@ -208,7 +228,16 @@ class Stop:
 
 
 WorkerFrame = (
-    Ready | CallStart | AudioFrame | Dtmf | CallEnd | Metric | Registration | Pong | PlayState
+    Ready
+    | CallStart
+    | AudioFrame
+    | Dtmf
+    | CallEnd
+    | Metric
+    | Registration
+    | Pong
+    | PlayState
+    | TransferState
 )
 MainFrame = Command | PlayAudio | Ping | Stop
 Frame = WorkerFrame | MainFrame

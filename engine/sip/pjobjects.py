@@ -28,7 +28,7 @@ import pjsua2 as pj  # type: ignore[import-untyped]
 
 from jiesu.engine.audio import Leg
 from jiesu.engine.logsetup import redact
-from jiesu.engine.sip.frames import AudioFrame, PlayPhase, PlayState, Registration
+from jiesu.engine.sip.frames import AudioFrame, PlayPhase, PlayState, Registration, TransferPhase
 from jiesu.engine.sip.settings import FRAME_BYTES, FRAME_MS, RATE
 
 if TYPE_CHECKING:
@@ -316,9 +316,15 @@ class SipCall(pj.Call):  # type: ignore[misc]
 
     @guarded("onCallTransferStatus")
     def onCallTransferStatus(self, prm: Any) -> None:
-        log.info("call %s: transfer status %d", self.session.call_id[:8], prm.statusCode)
-        if prm.finalNotify and 200 <= prm.statusCode < 300:
+        status = int(prm.statusCode)
+        log.info("call %s: transfer status %d", self.session.call_id[:8], status)
+        if not prm.finalNotify:
+            self.session.transfer_state("refer", TransferPhase.RINGING, status)
+        elif 200 <= status < 300:
+            self.session.transfer_state("refer", TransferPhase.ANSWERED, status)
             self.worker.hangup(self, 200)
+        else:
+            self.session.transfer_state("refer", TransferPhase.FAILED, status)
 
 
 def op_param(status: int = 0, headers: dict[str, str] | None = None) -> Any:

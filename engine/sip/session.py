@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from jiesu.engine.audio import Leg
 from jiesu.engine.events import CallMode
 from jiesu.engine.privacy import mask_phone
-from jiesu.engine.sip.frames import CallEnd, CallStart, Dtmf, LegEnd
+from jiesu.engine.sip.frames import CallEnd, CallStart, Dtmf, LegEnd, TransferPhase, TransferState
 from jiesu.engine.sip.routing import Route, sip_user
 
 if TYPE_CHECKING:
@@ -71,6 +71,11 @@ class Session:
         self.player: Any = None
         #: Streams Jiesu's voice to the caller (calls it answers itself: not in assist mode).
         self.speaker: Speaker | None = None
+        #: A hand-over of an answered call to an agent is ringing (a failure leaves the caller
+        #: with the dialog instead of ending the call).
+        self.handing_over = False
+        #: Agent legs of failed hand-overs, kept until the call ends (released on this thread).
+        self.failed_agents: list[SipCall] = []
 
     @property
     def legs(self) -> tuple[Leg, ...]:
@@ -79,7 +84,21 @@ class Session:
     def calls(self) -> list[SipCall]:
         return [c for c in (self.caller, self.agent) if c is not None]
 
+    def begin_hand_over(self) -> None:
+        """An agent's leg is about to ring for this answered call: the prompt stops, and the
+        caller's call goes on whether the agent answers or not (see :meth:`on_disconnected`)."""
+        if self.speaker is not None:
+            self.speaker.stop()
+        self.handing_over = True
+        self.agent_deadline = time.monotonic() + self.worker.settings.agent_answer_timeout_s
+
+    def transfer_state(self, kind: str, phase: TransferPhase, status: int) -> None:
+        self.worker.send_control(TransferState(self.call_id, kind, phase, status))
+
     def on_agent_early(self, status: int) -> None:
+        if self.handing_over:
+            self.transfer_state("bridge", TransferPhase.RINGING, status)
+            return
         if self.caller is None or self.caller_answered or status not in (180, 183):
             return
         if status == 180 and self.caller_ringing:
@@ -89,6 +108,10 @@ class Session:
         self.caller.respond(status)
 
     def on_confirmed(self, call: SipCall) -> None:
+        if call.leg is Leg.AGENT and self.handing_over:
+            self.handing_over = False
+            self.transfer_state("bridge", TransferPhase.ANSWERED, 200)
+            return
         if call.leg is Leg.AGENT and self.caller is not None and not self.caller_answered:
             self.caller_answered = True
             self.caller.respond(200)
@@ -136,6 +159,13 @@ class Session:
             other.dialDtmf(digit)
 
     def on_disconnected(self, call: SipCall, status: int, was_confirmed: bool) -> None:
+        if call is self.agent and self.handing_over and not was_confirmed:
+            # The agent did not take it (busy, no answer, refused): the dialog goes on.
+            self.handing_over = False
+            self.failed_agents.append(call)
+            self.agent = None
+            self.transfer_state("bridge", TransferPhase.FAILED, status or 408)
+            return
         self.reason = self.reason or end_reason(call.leg, was_confirmed)
         for other in self.calls():
             if other is not call and not other.disconnected:

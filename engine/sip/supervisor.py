@@ -77,11 +77,16 @@ class AnsweredCallListener(Protocol):
 
     def call_started(self, call: IngestCall) -> None: ...
 
-    def caller_audio(self, chunk: AudioChunk) -> None: ...
+    def caller_audio(self, chunk: AudioChunk) -> AudioChunk:
+        """A frame of the caller's leg; returns it as the speech core is to hear it (the
+        voice channel silences its own prompt's echo)."""
+        ...
 
     def dtmf(self, digit: fr.Dtmf) -> None: ...
 
     def play_state(self, state: fr.PlayState) -> None: ...
+
+    def transfer_state(self, state: fr.TransferState) -> None: ...
 
     def call_ended(self, call_id: str, reason: str) -> None: ...
 
@@ -421,6 +426,11 @@ class SipSupervisor:
                 self._dtmf(frame)
             case fr.PlayState():
                 self._tell("play_state", frame)
+            case fr.TransferState():
+                self.metrics.inc(
+                    "sip_transfers_total", labels={"kind": frame.kind, "phase": frame.phase.value}
+                )
+                self._tell("transfer_state", frame)
             case fr.Registration():
                 await self._registration(handle, frame)
             case fr.BadFrame():
@@ -440,6 +450,18 @@ class SipSupervisor:
         except Exception:
             log.exception("answered-call listener failed in %s", what)
             self.metrics.inc("sip_listener_errors_total", labels={"what": what})
+
+    def _hear(self, chunk: AudioChunk) -> AudioChunk:
+        """The answered-call listener's view of a caller frame (the frame itself on failure)."""
+        listener = self.answered_listener
+        if listener is None:
+            return chunk
+        try:
+            return listener.caller_audio(chunk)
+        except Exception:
+            log.exception("answered-call listener failed in caller_audio")
+            self.metrics.inc("sip_listener_errors_total", labels={"what": "caller_audio"})
+            return chunk
 
     def _dtmf(self, digit: fr.Dtmf) -> None:
         self.metrics.inc("sip_dtmf_total", labels={"method": digit.method})
@@ -530,6 +552,13 @@ class SipSupervisor:
             self.metrics.inc("sip_frames_dropped_total", labels={"where": "no_call"})
             return
         state = track.legs.get(frame.leg)
+        if state is None and frame.leg is Leg.AGENT and track.answered:
+            # An answered call handed over to an agent: their leg joins the call here.
+            state = track.legs[Leg.AGENT] = _LegTrack(_leg_stream(frame.call_id, Leg.AGENT))
+            if self.config.recording.enabled:
+                track.recorders[Leg.AGENT] = LegRecorder(
+                    self.config.recording.directory, frame.call_id, Leg.AGENT
+                )
         if state is None:
             self.metrics.inc("sip_bad_frames_total")
             return
@@ -559,13 +588,13 @@ class SipSupervisor:
             recorder = track.recorders.get(chunk.leg)
             if recorder is not None:
                 recorder.write(chunk.pcm)
+            if chunk.leg is Leg.CALLER and track.answered:
+                chunk = self._hear(chunk)
             try:
                 self.sink.audio(chunk)
             except Exception:
                 log.exception("sink.audio failed")
                 self.metrics.inc("sip_sink_errors_total")
-            if chunk.leg is Leg.CALLER and track.answered:
-                self._tell("caller_audio", chunk)
 
     async def _finish(
         self, handle: WorkerHandle, call_id: str, reason: str, per_leg: dict[str, fr.LegEnd]

@@ -307,9 +307,13 @@ class Worker:
             if session.speaker is not None:
                 session.speaker.stop(int(frame.arg) if frame.arg.isdigit() else 0)
         elif op is fr.Op.TRANSFER:
-            caller.xfer(frame.arg, op_param())
+            try:
+                caller.xfer(frame.arg, op_param())
+            except pj.Error as exc:
+                log.warning("call %s: REFER not sent: %s", session.call_id[:8], exc.info())
+                session.transfer_state("refer", fr.TransferPhase.FAILED, 500)
         elif op is fr.Op.BRIDGE and session.agent is None:
-            session.mode = "assist"
+            session.begin_hand_over()
             session.agent = SipCall(self, session, Leg.AGENT)
             session.agent.makeCall(frame.arg, op_param())
         else:
@@ -337,7 +341,8 @@ class Worker:
             agent = session.agent
             waiting = agent is not None and not agent.confirmed and not agent.disconnected
             if waiting and agent is not None and session.agent_deadline < now:
-                session.reason = "agent_no_answer"
+                if not session.handing_over:  # a hand-over that times out is only a failure
+                    session.reason = "agent_no_answer"
                 self.hangup(agent)
         if self.graveyard:
             # Released here, on the pjsua2 thread, never inside one of their own callbacks.

@@ -55,6 +55,8 @@ class BargeInDetector:
     triggered: bool = field(init=False, default=False)
     #: Frames the VAD called speech that were taken for echo (for the metrics).
     echo_frames: int = field(init=False, default=0)
+    #: Whether the frame last pushed was the caller's voice (speech the echo does not explain).
+    last_was_voice: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         history = self.settings.max_echo_delay_ms * RATE // 1000 + FRAME
@@ -71,6 +73,7 @@ class BargeInDetector:
             self.echo_frames += 1
             speaking = False
         self._recent.append(speaking)
+        self.last_was_voice = speaking
         needed = max(1, self.settings.min_speech_ms // 20)
         if sum(self._recent) >= needed:
             self.triggered = True

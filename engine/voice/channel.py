@@ -17,10 +17,11 @@ playback at the worker's next frame.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -29,8 +30,11 @@ import numpy.typing as npt
 
 from jiesu.codecs.resample import resample
 from jiesu.engine.audio import AudioChunk
+from jiesu.engine.events import CallContext, SummaryField
+from jiesu.engine.sip.routing import sip_user
 from jiesu.engine.voice import digits as keypad
 from jiesu.engine.voice.bargein import FRAME, RATE, BargeInDetector, BargeInSettings
+from jiesu.engine.voice.prompts import Prompt
 from jiesu.engine.voice.synthesizer import Synthesizer
 from jiesu.models.vad import WebRtcVadGate
 
@@ -40,6 +44,8 @@ Pcm = npt.NDArray[np.int16]
 _T = TypeVar("_T")
 #: The worker's bridge rate: playback is sent at it.
 PLAY_RATE = 16_000
+#: Frames after a prompt's end during which its echo may still come back (300 ms).
+ECHO_TAIL_FRAMES = 15
 #: Keys and finals waiting for a dialog that is not reading them (oldest dropped past this).
 INPUT_QUEUE = 64
 
@@ -52,6 +58,10 @@ class Mouth(Protocol):
     def stop_playback(self, call_id: str, play_id: int = 0) -> bool: ...
 
     def hangup(self, call_id: str) -> bool: ...
+
+    def bridge(self, call_id: str, uri: str) -> bool: ...
+
+    def transfer(self, call_id: str, uri: str) -> bool: ...
 
 
 class Outcome(enum.StrEnum):
@@ -85,6 +95,17 @@ class Played:
 
 
 @dataclass(frozen=True, slots=True)
+class Transferred:
+    """How a hand-over or a blind transfer ended."""
+
+    ok: bool
+    #: The SIP status: 200 when it worked, else the agent's refusal (486 busy, 408 no
+    #: answer, ...) or 0 when the call ended first.
+    status: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class Final:
     """One final line of the caller's transcript."""
 
@@ -107,7 +128,9 @@ class _Playback:
     start_frame: int = -1
     first_audio_at: float = 0.0
     barge_in_frame: int = -1
-    detector: BargeInDetector | None = None
+    #: Caller-leg frame at which it ended (-1: still playing).
+    end_frame: int = -1
+    detector: BargeInDetector = dataclasses.field(default_factory=BargeInDetector)
 
     def played_frame(self, index: int) -> Pcm:
         """The 20 ms (8 kHz) frame ``index`` of what was played; silence outside it."""
@@ -128,8 +151,10 @@ class VoiceChannel:
         synthesizer: Synthesizer,
         *,
         cached: dict[str, Pcm] | None = None,
+        prompts: dict[str, Prompt] | None = None,
         bargein: BargeInSettings | None = None,
         vad_aggressiveness: int = 2,
+        publish: Callable[[CallContext], Awaitable[None]] | None = None,
     ) -> None:
         if synthesizer.rate != RATE:
             raise ValueError(f"the voice must speak at {RATE} Hz, not {synthesizer.rate}")
@@ -138,6 +163,7 @@ class VoiceChannel:
         self._synthesizer = synthesizer
         #: Prompt text -> its cached 8 kHz audio.
         self._cached = cached or {}
+        self._prompts = prompts or {}
         self._bargein = bargein or BargeInSettings()
         self._vad = WebRtcVadGate(aggressiveness=vad_aggressiveness, rate=RATE, frame_ms=20)
         self._plays = 0
@@ -145,9 +171,13 @@ class VoiceChannel:
         self._keys: asyncio.Queue[tuple[str, int]] = asyncio.Queue(INPUT_QUEUE)
         self._finals: asyncio.Queue[Final] = asyncio.Queue(INPUT_QUEUE)
         self._synthesis_lock = asyncio.Lock()
+        self._transfer: asyncio.Future[Transferred] | None = None
+        self._publish = publish
         #: Caller-leg frames heard so far (the media clock, 20 ms a frame).
         self.caller_frames = 0
         self.hung_up = asyncio.Event()
+        #: Frames of the caller's leg silenced for the speech core as the prompt's echo.
+        self.echo_frames_silenced = 0
         self.end_reason = ""
 
     # --- what a dialog calls ----------------------------------------------------------------
@@ -168,8 +198,7 @@ class VoiceChannel:
             time.monotonic(),
             [np.zeros(0, np.int16)],
         )
-        if interruptible:
-            playback.detector = BargeInDetector(self._bargein)
+        playback.detector = BargeInDetector(self._bargein)
         previous = self._playback
         self._playback = playback
         if previous is not None and not previous.done.done():
@@ -183,6 +212,14 @@ class VoiceChannel:
             if not feeder.done():
                 feeder.cancel()
             await asyncio.gather(feeder, return_exceptions=True)
+
+    async def say_prompt(self, prompt_id: str) -> Played:
+        """Speak the fixed prompt ``prompt_id`` (``sip_config/prompts.toml``), interruptible as
+        the prompt says."""
+        prompt = self._prompts.get(prompt_id)
+        if prompt is None:
+            raise KeyError(f"no prompt {prompt_id!r} in the prompts file")
+        return await self.say(prompt.text, interruptible=prompt.interruptible)
 
     async def stop(self) -> None:
         """Stop what is playing (a dialog's own decision, e.g. a timeout)."""
@@ -224,23 +261,69 @@ class VoiceChannel:
     def hangup(self) -> None:
         self._mouth.hangup(self.call_id)
 
+    async def hand_over(
+        self,
+        uri: str,
+        *,
+        target: str,
+        intent: str = "",
+        topic: str = "",
+        said: str = "",
+        fields: tuple[SummaryField, ...] = (),
+        timeout_s: float = 60.0,
+    ) -> Transferred:
+        """Attended hand-over: ring ``uri`` and bridge it to the caller when it answers (Jiesu
+        keeps hearing both legs). On answer the call's context (a ``call.context`` event) makes
+        the agent's screen open the call pre-filled. On failure the caller is still here."""
+        await self.stop()
+        result = await self._await_transfer(
+            "bridge", lambda: self._mouth.bridge(self.call_id, uri), timeout_s
+        )
+        if result.ok and self._publish is not None:
+            context = CallContext(sip_user(uri), target, intent, topic, said, fields)
+            await self._publish(context)
+        return result
+
+    async def transfer(self, uri: str, timeout_s: float = 30.0) -> Transferred:
+        """Blind transfer (REFER): the call leaves Jiesu when the caller's side accepts."""
+        await self.stop()
+        return await self._await_transfer(
+            "refer", lambda: self._mouth.transfer(self.call_id, uri), timeout_s
+        )
+
     # --- what the door calls (event loop, never blocks) ---------------------------------------
-    def caller_audio(self, chunk: AudioChunk) -> None:
+    def caller_audio(self, chunk: AudioChunk) -> AudioChunk:
+        """One frame of the caller's leg; returns it as the speech core should hear it.
+
+        While a prompt plays (and for the echo's tail after it) a frame that is not the
+        caller's own voice is silenced for the speech core: the prompt's echo would otherwise
+        be transcribed as the caller's words. An interruptible prompt stops on barge-in.
+        """
         frame_index = chunk.seq
         self.caller_frames = frame_index + 1
         playback = self._playback
-        if playback is None or playback.detector is None or playback.done.done():
-            return
-        if playback.start_frame < 0 or playback.barge_in_frame >= 0:
-            return
+        if playback is None or playback.start_frame < 0:
+            return chunk
+        if playback.end_frame >= 0 and playback.end_frame + ECHO_TAIL_FRAMES < frame_index:
+            return chunk
         caller = resample(chunk.pcm, chunk.rate, RATE)[:FRAME]
         if len(caller) < FRAME:
-            return
+            return chunk
         speech = self._vad.is_speech(caller)
         played = playback.played_frame(frame_index - playback.start_frame)
-        if playback.detector.push(caller, 1.0 if speech else 0.0, played):
+        triggered = playback.detector.push(caller, 1.0 if speech else 0.0, played)
+        if (
+            triggered
+            and playback.interruptible
+            and playback.barge_in_frame < 0
+            and not playback.done.done()
+        ):
             playback.barge_in_frame = frame_index
             self._mouth.stop_playback(self.call_id, playback.play_id)
+        if playback.detector.last_was_voice:
+            return chunk
+        self.echo_frames_silenced += 1
+        return dataclasses.replace(chunk, pcm=np.zeros_like(chunk.pcm))
 
     def dtmf(self, digit: str) -> None:
         _put_dropping_oldest(self._keys, (digit, self.now_ms))
@@ -262,15 +345,39 @@ class VoiceChannel:
             outcome = Outcome.BARGED_IN if playback.barge_in_frame >= 0 else Outcome.STOPPED
             self._settle(playback, outcome, frames, underruns)
 
+    def transfer_state(self, kind: str, phase: str, status: int) -> None:
+        future = self._transfer
+        if future is None or future.done() or phase == "ringing":
+            return
+        future.set_result(Transferred(phase == "answered", status, kind))
+
     def ended(self, reason: str) -> None:
         self.end_reason = reason
         self.hung_up.set()
+        if self._transfer is not None and not self._transfer.done():
+            self._transfer.set_result(Transferred(False, 0, "ended"))
         playback = self._playback
         if playback is not None and not playback.done.done():
             self._settle(playback, Outcome.HUNG_UP, 0, 0)
 
     # --- inside -----------------------------------------------------------------------------
+    async def _await_transfer(
+        self, kind: str, send: Callable[[], bool], timeout_s: float
+    ) -> Transferred:
+        if self.hung_up.is_set():
+            return Transferred(False, 0, kind)
+        self._transfer = asyncio.get_running_loop().create_future()
+        if not send():
+            return Transferred(False, 0, kind)
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self._transfer
+        except TimeoutError:
+            return Transferred(False, 408, kind)
+
     def _settle(self, playback: _Playback, outcome: Outcome, frames: int, underruns: int) -> Played:
+        if playback.end_frame < 0:
+            playback.end_frame = self.caller_frames
         played = Played(
             outcome,
             frames,

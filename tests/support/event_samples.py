@@ -5,6 +5,7 @@ from __future__ import annotations
 from jiesu.engine.audio import Leg
 from jiesu.engine.events import (
     AlertLevel,
+    CallContext,
     CallEnded,
     CallerProfile,
     CallMode,
@@ -100,5 +101,13 @@ SAMPLES = [
         (SummaryField("callback_phone", "回访电话", "138****5678"),),
         ("情绪·愤怒（警告）×1",),
         (EvidenceLine(Leg.CALLER, 3800, "工地夜间施工，吵得睡不着。"),),
+    ),
+    CallContext(
+        "agent-7",
+        "社保服务组",
+        "consult",
+        "social_insurance",
+        "我想问一下灵活就业人员社保怎么交",
+        (SummaryField("callback_phone", "回访电话", "138****5678"),),
     ),
 ]

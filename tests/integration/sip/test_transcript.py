@@ -28,6 +28,7 @@ from jiesu.engine.config import (
     JiesuConfig,
     SpeechConfig,
     StorageConfig,
+    VoiceConfig,
 )
 from jiesu.engine.events import TranscriptFinal
 from jiesu.engine.runtime import Runtime
@@ -55,6 +56,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
         storage=StorageConfig(event_log=tmp_path / "events.sqlite3"),
         assist=AssistConfig(enabled=False),
         sip=sip_config(),
+        voice=VoiceConfig(enabled=False),  # the IVR numbers of sip_config() are not called
         # Finals in the 30 s window, as plain faster-whisper decodes: in fitted windows Whisper
         # base reads this G.711 sentence differently with every 20 ms shift of the utterance's
         # end (RTP timing), from the whole sentence to a third of it (docs/speech.md); in the
@@ -152,6 +154,7 @@ async def test_assist_call_transcribes_caller_and_agent_apart(
         storage=StorageConfig(event_log=tmp_path / "events.sqlite3"),
         assist=AssistConfig(enabled=False),
         sip=sip_config(routing={"agent_uri": f"sip:agent-7@127.0.0.1:{agent_port}"}),
+        voice=VoiceConfig(enabled=False),
     )
     runtime = Runtime(config)
     await runtime.start()

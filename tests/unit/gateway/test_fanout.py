@@ -5,6 +5,7 @@ from __future__ import annotations
 from jiesu.engine.audio import Leg
 from jiesu.engine.auth import Role
 from jiesu.engine.events import (
+    CallContext,
     CallEnded,
     CallMode,
     CallStarted,
@@ -56,6 +57,14 @@ def test_board_events_go_to_the_agent_and_the_hotlines_supervisors() -> None:
     assert list(fanout.targets(started("c1", "a1"))) == ["sup", "a1"]
     assert list(fanout.targets(talking("c1"))) == ["sup", "a1"]
     assert list(fanout.targets(started("c2", "a9"))) == ["sup"]
+
+
+def test_a_handed_over_call_moves_to_the_receiving_agents_board() -> None:
+    fanout = fanout_of(a7=agent("agent-7"), sup=supervisor())
+    assert list(fanout.targets(started("c1", ""))) == ["sup"]  # the voice dialog has it
+    context = CallContext("agent-7", "社保服务组", "consult", "social_insurance", "怎么交社保")
+    assert list(fanout.targets(event("c1", 5, context))) == ["sup", "a7"]
+    assert list(fanout.targets(talking("c1", seq=6))) == ["sup", "a7"]
 
 
 def test_other_events_go_to_followers_only() -> None:
