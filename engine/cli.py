@@ -54,6 +54,7 @@ BENCHMARKS = {
     "peer": "jiesu.bench.peer",
     "voice": "jiesu.bench.voice",
     "bargein": "jiesu.bench.bargein",
+    "turn": "jiesu.bench.turn",
 }
 
 #: Trainer name -> module that defines add_arguments(parser) and run(args) -> dict (a summary

@@ -257,6 +257,9 @@ class SipSupervisor:
             "jiesu.engine.sip.worker",
             self.settings_for(handle.index).to_json(),
             stdin=asyncio.subprocess.DEVNULL,
+            # pjlib prints a few lines before the worker's log writer is installed: to stderr,
+            # never into the stdout of a ``--json`` command.
+            stdout=2,
         )
 
     async def _watch(self, handle: WorkerHandle) -> None:
