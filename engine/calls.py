@@ -24,6 +24,8 @@ class IngestCall:
     hotline: str
     agent_id: str
     mode: CallMode
+    #: The legs at the start. One more may join later, its chunks from ``seq`` 0: the agent's
+    #: leg of an answered call handed over to an agent (the voice channel).
     legs: tuple[Leg, ...]
     #: The codec and PCM rate the door receives; chunks reach the sink at 16 kHz regardless.
     codec: str

@@ -68,7 +68,7 @@ class RecordingSink:
         key = (chunk.call_id, chunk.leg)
         if chunk.call_id not in self.started or chunk.call_id in self.ended:
             self.violations.append(f"audio outside call {chunk.call_id} seq {chunk.seq}")
-        elif self._next_seq.get(key) != chunk.seq:
+        elif self._next_seq.get(key, 0) != chunk.seq:  # a leg that joins later starts at 0
             expected = self._next_seq.get(key)
             self.violations.append(
                 f"{chunk.call_id}/{chunk.leg.value}: seq {chunk.seq}, expected {expected}"

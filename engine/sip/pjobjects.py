@@ -322,6 +322,7 @@ class SipCall(pj.Call):  # type: ignore[misc]
             self.session.transfer_state("refer", TransferPhase.RINGING, status)
         elif 200 <= status < 300:
             self.session.transfer_state("refer", TransferPhase.ANSWERED, status)
+            self.session.reason = self.session.reason or "transferred"
             self.worker.hangup(self, 200)
         else:
             self.session.transfer_state("refer", TransferPhase.FAILED, status)

@@ -112,10 +112,13 @@ def uac_scenario(
     return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="jiesu uac">\n{body}\n</scenario>\n'
 
 
-def uac_phone_scenario(rtp_port: int, hangup_after_ms: int | None = None) -> str:
+def uac_phone_scenario(
+    rtp_port: int, hangup_after_ms: int | None = None, *, accept_refer: bool = False
+) -> str:
     """A caller whose media is not sipp's but a phone's at ``127.0.0.1:rtp_port`` (the voice
     tests' :class:`~jiesu.bench.rtp_phone.RtpPhone`): INVITE, ACK, then either BYE after
-    ``hangup_after_ms`` or wait for Jiesu's BYE."""
+    ``hangup_after_ms`` or wait for Jiesu's BYE. ``accept_refer``: first a REFER is expected
+    (a blind transfer), answered 202 and reported done by a NOTIFY ``SIP/2.0 200 OK``."""
     sdp = SDP.format(pt=0, codec="PCMU").replace("[media_ip_type] [media_ip]", "4 127.0.0.1")
     sdp = sdp.replace("[media_port]", str(rtp_port))
     steps = [
@@ -126,6 +129,8 @@ def uac_phone_scenario(rtp_port: int, hangup_after_ms: int | None = None) -> str
         '<recv response="200" rtd="true"/>',
         f"<send><![CDATA[\n{_request('ACK', 1, '13812345678')}\n]]></send>",
     ]
+    if accept_refer:
+        steps += _ACCEPT_REFER
     if hangup_after_ms is None:
         steps += ANSWER_BYE
     else:
@@ -135,6 +140,40 @@ def uac_phone_scenario(rtp_port: int, hangup_after_ms: int | None = None) -> str
         steps.append('<recv response="200" crlf="true"/>')
     body = "\n".join(steps)
     return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="jiesu phone uac">\n{body}\n</scenario>\n'
+
+
+#: sipp steps of a phone that takes a blind transfer: 202 to the REFER, then a NOTIFY saying
+#: the transferred call succeeded (RFC 3515), in the dialog of the first call.
+_ACCEPT_REFER = [
+    '<recv request="REFER" crlf="true"/>',
+    """<send><![CDATA[
+      SIP/2.0 202 Accepted
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: sip:13812345678@[local_ip]:[local_port]
+      Content-Length: 0
+]]></send>""",
+    """<send retrans="500"><![CDATA[
+      NOTIFY sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "caller" <sip:13812345678@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 NOTIFY
+      Contact: sip:13812345678@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Event: refer
+      Subscription-State: terminated;reason=noresource
+      Content-Type: message/sipfrag;version=2.0
+      Content-Length: [len]
+
+SIP/2.0 200 OK
+]]></send>""",
+    '<recv response="200"/>',
+]
 
 
 #: sipp steps that wait for the other side's BYE and answer it 200.
@@ -187,6 +226,21 @@ def uas_scenario(pcap: Path | None, ring_ms: int = 200) -> str:
     steps += ANSWER_BYE
     body = "\n".join(steps)
     return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="jiesu uas">\n{body}\n</scenario>\n'
+
+
+def uas_busy_scenario() -> str:
+    """An agent's phone that is busy: 486 to the INVITE, then the ACK."""
+    steps = [
+        '<recv request="INVITE" crlf="true"/>',
+        f"""<send><![CDATA[
+      SIP/2.0 486 Busy Here
+{_ANSWER_HEADERS}
+      Content-Length: 0
+]]></send>""",
+        '<recv request="ACK" crlf="true"/>',
+    ]
+    body = "\n".join(steps)
+    return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="jiesu busy uas">\n{body}\n</scenario>\n'
 
 
 @dataclass

@@ -16,14 +16,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from shared_data import MANDARIN_SPEECH
-from sipp_peer import free_udp_port, run_sipp
+from sipp_peer import free_udp_port, run_sipp, wait_udp_bound
 
 from jiesu.bench.rtp_phone import RtpPhone
 from jiesu.bench.speechsets import read_wav
 from jiesu.codecs.resample import resample
 from jiesu.engine.eventlog import EventLog
-from jiesu.engine.sip.sipp import uac_phone_scenario
-from jiesu.engine.voice.channel import Outcome, Played, VoiceChannel
+from jiesu.engine.events import CallContext, SummaryField
+from jiesu.engine.sip.sipp import uac_phone_scenario, uas_busy_scenario, uas_scenario
+from jiesu.engine.voice.channel import Outcome, Played, Transferred, VoiceChannel
 from jiesu.engine.voice.digits import Collected, DigitRequest, Ended
 from jiesu.engine.voice.prompts import normalise_loudness
 from jiesu.engine.voice.service import VoiceService
@@ -213,3 +214,119 @@ async def test_hanging_up_mid_prompt_leaves_nothing_running(
     assert not service.channels
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("dialog-")]
     assert time.monotonic() > 0
+
+
+async def test_a_busy_agent_comes_back_to_the_dialog_which_hands_over_to_another(
+    make_supervisor: Any, tmp_path: Path, voice: Any
+) -> None:
+    busy_port, free_port = free_udp_port(), free_udp_port()
+    supervisor, sink = await make_supervisor()
+    event_log = EventLog(tmp_path / "events.sqlite3")
+    await event_log.start()
+    contexts: list[CallContext] = []
+    event_log.subscribe(
+        lambda e: contexts.append(e.payload) if isinstance(e.payload, CallContext) else None
+    )
+    results: list[Transferred] = []
+    apologies: list[Played] = []
+    bridged = asyncio.Event()
+
+    async def dialog(channel: VoiceChannel) -> None:
+        results.append(await channel.hand_over(f"sip:busy@127.0.0.1:{busy_port}", target="A组"))
+        apologies.append(await channel.say("抱歉，坐席正忙，为您转接其他坐席。"))
+        draft = (SummaryField("callback_phone", "回访电话", "138****5678"),)
+        results.append(
+            await channel.hand_over(
+                f"sip:agent-9@127.0.0.1:{free_port}",
+                target="B组",
+                intent="complaint",
+                topic="noise",
+                said="楼下工地夜里施工",
+                fields=draft,
+            )
+        )
+        bridged.set()
+
+    service = VoiceService(supervisor, voice, event_log, supervisor.metrics, dialog)
+    service.start()
+    supervisor.answered_listener = service
+    busy = asyncio.create_task(
+        run_sipp(uas_busy_scenario(), tmp_path, None, name="busy", sip_port=busy_port)
+    )
+    agent = asyncio.create_task(
+        run_sipp(uas_scenario(None), tmp_path, None, name="agent", sip_port=free_port)
+    )
+    await wait_udp_bound(busy_port)
+    await wait_udp_bound(free_port)
+    phone = RtpPhone()
+    port = await phone.start()
+    try:
+        caller = asyncio.create_task(
+            run_sipp(
+                uac_phone_scenario(port),
+                tmp_path,
+                f"127.0.0.1:{supervisor.ports[0]}",
+                service="40001",
+                sip_port=free_udp_port(),
+                timeout_s=60,
+            )
+        )
+        await asyncio.wait_for(bridged.wait(), 30)
+        call_id = next(iter(sink.started))
+        supervisor.hangup(call_id)
+        outcomes = [await caller, await busy, await agent]
+        await supervisor.wait_ended(1, 10)
+        await service.close()
+    finally:
+        await phone.close()
+        await event_log.close()
+    for result in outcomes:
+        assert result.rc == 0, result.output[-3000:]
+    assert [(r.ok, r.status, r.kind) for r in results] == [
+        (False, 486, "bridge"),
+        (True, 200, "bridge"),
+    ]
+    assert apologies[0].outcome is Outcome.FINISHED  # the caller was still there to hear it
+    assert len(contexts) == 1
+    context = contexts[0]
+    assert (context.agent_id, context.target, context.intent) == ("agent-9", "B组", "complaint")
+    assert context.fields[0].value == "138****5678"
+    assert sink.ended[call_id].stats.frames > 0
+    assert (
+        supervisor.metrics.value("sip_transfers_total", {"kind": "bridge", "phase": "failed"}) == 1
+    )
+
+
+async def test_blind_transfer_by_refer_ends_the_call_in_jiesu(
+    make_supervisor: Any, tmp_path: Path, voice: Any
+) -> None:
+    supervisor, sink = await make_supervisor()
+    event_log = EventLog(tmp_path / "events.sqlite3")
+    await event_log.start()
+    results: list[Transferred] = []
+
+    async def dialog(channel: VoiceChannel) -> None:
+        results.append(await channel.transfer("sip:110@127.0.0.1:5999"))
+
+    service = VoiceService(supervisor, voice, event_log, supervisor.metrics, dialog)
+    service.start()
+    supervisor.answered_listener = service
+    phone = RtpPhone()
+    port = await phone.start()
+    try:
+        result = await run_sipp(
+            uac_phone_scenario(port, accept_refer=True),
+            tmp_path,
+            f"127.0.0.1:{supervisor.ports[0]}",
+            service="40001",
+            sip_port=free_udp_port(),
+            timeout_s=30,
+        )
+        await supervisor.wait_ended(1, 10)
+        await service.close()
+    finally:
+        await phone.close()
+        await event_log.close()
+    assert result.rc == 0, result.output[-3000:]
+    assert [(r.ok, r.status, r.kind) for r in results] == [(True, 200, "refer")]
+    assert next(iter(sink.ended.values())).reason == "transferred"
