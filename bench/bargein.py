@@ -172,8 +172,20 @@ def summary(
 ) -> dict[str, Any]:
     """The bench's JSON from its trials: (clip, position, the caller's audio, seconds from the
     clip's first frame to the prompt's stop or None) and false stops per noise kind."""
-    delays = [(s - onset_s(speech)) * 1000 for _, _, speech, s in stops if s is not None]
-    delays_30db = [(s - onset_30db_s(speech)) * 1000 for _, _, speech, s in stops if s is not None]
+    per_trial = [
+        {
+            "clip": clip,
+            "at_s": at,
+            "stop_ms": None if s is None else round((s - onset_s(speech)) * 1000, 1),
+            "stop_ms_onset30db": None if s is None else round((s - onset_30db_s(speech)) * 1000, 1),
+        }
+        for clip, at, speech, s in stops
+    ]
+    # A stop before the speech onset (the recording's lead-in sound stopped the prompt) is no
+    # latency: listed as an early stop, left out of the percentiles.
+    delays = [t["stop_ms"] for t in per_trial if t["stop_ms"] is not None and t["stop_ms"] >= 0]
+    early = [f"{t['clip']}@{t['at_s']}" for t in per_trial if (t["stop_ms"] or 0) < 0]
+    delays_30db = [t["stop_ms_onset30db"] for t in per_trial if t["stop_ms_onset30db"] is not None]
     missed = [f"{clip}@{at}" for clip, at, _, s in stops if s is None]
     p95 = float(np.percentile(delays, 95)) if delays else float("inf")
     heldout = set(heldout_noises())
@@ -184,20 +196,24 @@ def summary(
     return {
         "mode": mode,
         "trials": len(stops),
-        "stopped": len(delays),
+        "stopped": len(delays_30db),
         "missed": missed,
         "stop_p50_ms": pct(delays, 50),
         "stop_p95_ms": pct(delays, 95),
         "stop_max_ms": round(max(delays), 1) if delays else None,
         "stop_p50_ms_onset30db": pct(delays_30db, 50),
         "stop_p95_ms_onset30db": pct(delays_30db, 95),
-        "early_stops": sum(d < 0 for d in delays),
+        "early_stops": early,
         "false_stops": sum(false_stops.values()),
         "false_stops_by_kind": false_stops,
         "false_stops_heldout_noises": sum(n for k, n in false_stops.items() if k in heldout),
         "noise_trials": len(false_stops) * len(POSITIONS_S),
+        "per_trial": per_trial,
         "target": f"stop p95 <= {TARGET_STOP_P95_MS:.0f} ms, no false stops",
-        "target_met": p95 <= TARGET_STOP_P95_MS and not any(false_stops.values()) and not missed,
+        "target_met": p95 <= TARGET_STOP_P95_MS
+        and not any(false_stops.values())
+        and not missed
+        and not early,
     }
 
 

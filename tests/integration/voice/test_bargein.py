@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from shared_data import MANDARIN_SPEECH
 
-from jiesu.bench.bargein import PROMPT, caller_line, onset_s, read_caller, stop_time_s
+from jiesu.bench.bargein import PROMPT, caller_line, onset_30db_s, read_caller, stop_time_s
 from jiesu.engine.voice.bargein import RATE
 from jiesu.engine.voice.synthesizer import VoiceUnavailable, open_synthesizer
 
@@ -36,8 +36,10 @@ def test_the_callers_speech_stops_the_prompt_within_300_ms(prompt: np.ndarray) -
     at = 1.5
     stopped, _ = stop_time_s(prompt, caller_line(prompt, speech, at))
     assert stopped is not None
-    delay_ms = (stopped - (at + onset_s(speech))) * 1000
-    print(f"\nstopped {delay_ms:.0f} ms after the caller's speech onset")
+    # From the caller's first sound (first frame within 30 dB of the loudest: this clip's
+    # lead-in, 40 ms in, is voiced and is what the detector hears first).
+    delay_ms = (stopped - (at + onset_30db_s(speech))) * 1000
+    print(f"\nstopped {delay_ms:.0f} ms after the caller's first sound")
     assert 0 < delay_ms <= 300
 
 
