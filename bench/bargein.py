@@ -24,12 +24,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jiesu.bench.speechsets import read_wav
+from jiesu.bench.speechsets import add_callers_argument, caller_clips, read_wav
 from jiesu.codecs.g711 import ulaw_decode, ulaw_encode
 from jiesu.codecs.resample import resample
 from jiesu.engine.voice.bargein import FRAME, RATE, BargeInDetector
 from jiesu.engine.voice.prompts import normalise_loudness
-from jiesu.models.registry import shared_data_path
 
 Pcm = npt.NDArray[np.int16]
 PROMPT = "您好，这里是12345政务服务便民热线。咨询请说咨询，投诉请说投诉，求助请说求助。"
@@ -43,16 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sip", action="store_true", help="end to end over a real SIP call (sipp + RTP phone)"
     )
-    parser.add_argument(
-        "--speech",
-        type=Path,
-        nargs="+",
-        default=[
-            shared_data_path("speech", "mandarin"),
-            shared_data_path("speech", "mandarin_extra"),
-        ],
-        help="folders of 16 kHz mono WAV recordings (the callers)",
-    )
+    add_callers_argument(parser)
 
 
 def read_caller(path: Path) -> Pcm:
@@ -141,9 +131,7 @@ def noises() -> dict[str, npt.NDArray[Any]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from jiesu.engine.voice.synthesizer import open_synthesizer
 
-    clips = sorted(p for folder in args.speech if folder.is_dir() for p in folder.glob("*.wav"))
-    if not clips:
-        raise SystemExit(f"no recordings in {[str(f) for f in args.speech]}")
+    clips = caller_clips(args.speech)
     all_noises = {**noises(), **heldout_noises()}
     if args.sip:
         return run_sip(clips, all_noises)

@@ -51,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jiesu.codecs.resample import resample
+from jiesu.models.registry import shared_data_path
 
 Pcm = npt.NDArray[np.int16]
 
@@ -759,3 +760,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def add_callers_argument(parser: argparse.ArgumentParser) -> None:
+    """``--speech``: folders of the callers' recordings (the shared Mandarin sets)."""
+    parser.add_argument(
+        "--speech",
+        type=Path,
+        nargs="+",
+        default=[
+            shared_data_path("speech", "mandarin"),
+            shared_data_path("speech", "mandarin_extra"),
+        ],
+        help="folders of WAV recordings (the callers)",
+    )
+
+
+def caller_clips(folders: list[Path]) -> list[Path]:
+    """The recordings of ``folders``, sorted; exits with a message when there are none."""
+    clips = sorted(p for folder in folders if folder.is_dir() for p in folder.glob("*.wav"))
+    if not clips:
+        raise SystemExit(f"no recordings in {[str(f) for f in folders]}")
+    return clips

@@ -28,26 +28,17 @@ from typing import Any
 
 import numpy as np
 
+from jiesu.bench.speechsets import add_callers_argument, caller_clips
 from jiesu.bench.voice_call import caller_clip, voice_call, voiced_span_s
 from jiesu.engine.config import SpeechConfig
 from jiesu.engine.voice.channel import Final, Played, VoiceChannel
-from jiesu.models.registry import shared_data_path
 
 TARGET_TURN_P95_MS = 1200.0
 GREETING = "您好，这里是12345热线，请讲。"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--speech",
-        type=Path,
-        nargs="+",
-        default=[
-            shared_data_path("speech", "mandarin"),
-            shared_data_path("speech", "mandarin_extra"),
-        ],
-        help="folders of WAV recordings (the caller's turns)",
-    )
+    add_callers_argument(parser)
     parser.add_argument(
         "--max-seconds", type=float, default=6.0, help="longest turn: clips are cut to this"
     )
@@ -133,7 +124,5 @@ async def measure(clips: list[Path], max_seconds: float, rounds: int) -> dict[st
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    clips = sorted(p for folder in args.speech if folder.is_dir() for p in folder.glob("*.wav"))
-    if not clips:
-        raise SystemExit(f"no recordings in {[str(f) for f in args.speech]}")
+    clips = caller_clips(args.speech)
     return asyncio.run(measure(clips, args.max_seconds, args.rounds))

@@ -86,6 +86,7 @@ async def voice_call(
     service.start()
     runtime.sip.answered_listener = service
     phone = RtpPhone(echo_db=echo_db)
+    caller: asyncio.Task[sipp.SippResult] | None = None
     try:
         port = await phone.start()
         caller = asyncio.create_task(
@@ -107,6 +108,9 @@ async def voice_call(
         if result.rc != 0:
             raise RuntimeError(f"sipp failed: {result.output[-2000:]}")
     finally:
+        if caller is not None and not caller.done():
+            caller.cancel()  # run_sipp kills sipp when cancelled
+            await asyncio.gather(caller, return_exceptions=True)
         await phone.close()
         await service.close()
         await runtime.close()

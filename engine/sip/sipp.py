@@ -4,6 +4,7 @@ files written from templates, sipp run as a subprocess on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import shutil
 import socket
@@ -321,6 +322,15 @@ async def run_sipp(
     except TimeoutError:
         proc.kill()
         out, _ = await proc.communicate()
+    except BaseException:
+        # Cancelled (a test that is done with the call): sipp must not outlive the event
+        # loop, or its transport is collected later with the loop closed (an unraisable error
+        # in whatever runs then).
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.communicate()
+        raise
     errors = workdir / f"{name}.err"
     text = out.decode(errors="replace")
     if errors.exists():

@@ -3,6 +3,8 @@ of malformed message refused without breaking the stream."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import msgpack
 import pytest
 
@@ -14,14 +16,22 @@ from jiesu.engine.sip.frames import (
     CallEnd,
     CallStart,
     Command,
+    Dtmf,
     Frame,
     FrameReader,
     LegEnd,
     Metric,
     Op,
     Ping,
+    PlayAudio,
+    PlayPhase,
+    PlayState,
+    Pong,
+    Ready,
     Registration,
     Stop,
+    TransferPhase,
+    TransferState,
     WireError,
     encode_frame,
 )
@@ -44,9 +54,19 @@ EVERY_KIND: list[Frame] = [
     Metric("sip_calls_refused_total", (("reason", "full"),), 1),
     Registration(200, "OK", True, 300),
     Command("c1", Op.TRANSFER, "sip:9@pbx"),
+    PlayAudio("c1", 2, PCM, True),
+    PlayState("c1", 2, PlayPhase.STOPPED, 55, 130, 0),
+    TransferState("c1", "bridge", TransferPhase.FAILED, 486),
+    Ready(0, 5060),
+    Dtmf("c1", Leg.CALLER, "5", "rfc4733"),
+    Pong(3),
     Ping(3),
     Stop(),
 ]
+
+
+def test_every_frame_type_has_a_sample() -> None:
+    assert {type(f) for f in EVERY_KIND} == set(get_args(Frame))
 
 
 def test_wire_frames_round_trip_in_pieces_and_reject_garbage() -> None:
