@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jiesu.bench.speechsets import add_callers_argument, caller_clips, read_wav
+from jiesu.bench.stats import percentile
 from jiesu.codecs.g711 import ulaw_decode, ulaw_encode
 from jiesu.codecs.resample import resample
 from jiesu.engine.voice.bargein import FRAME, RATE, BargeInDetector
@@ -178,19 +179,16 @@ def summary(
     p95 = float(np.percentile(delays, 95)) if delays else float("inf")
     heldout = set(heldout_noises())
 
-    def pct(values: list[float], q: float) -> float | None:
-        return round(float(np.percentile(values, q)), 1) if values else None
-
     return {
         "mode": mode,
         "trials": len(stops),
         "stopped": len(delays_30db),
         "missed": missed,
-        "stop_p50_ms": pct(delays, 50),
-        "stop_p95_ms": pct(delays, 95),
+        "stop_p50_ms": percentile(delays, 50),
+        "stop_p95_ms": percentile(delays, 95),
         "stop_max_ms": round(max(delays), 1) if delays else None,
-        "stop_p50_ms_onset30db": pct(delays_30db, 50),
-        "stop_p95_ms_onset30db": pct(delays_30db, 95),
+        "stop_p50_ms_onset30db": percentile(delays_30db, 50),
+        "stop_p95_ms_onset30db": percentile(delays_30db, 95),
         "early_stops": early,
         "false_stops": sum(false_stops.values()),
         "false_stops_by_kind": false_stops,

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from jiesu.bench.stats import percentile
 from jiesu.engine.audio import Leg
 from jiesu.engine.auth import Role, TokenSigner
 from jiesu.engine.config import GatewayConfig
@@ -299,10 +300,7 @@ def _summarise(
     for received in report["supervisor_board"]:
         missing += len(board_expected - {tuple(x) for x in received})
 
-    def pct(values: np.ndarray[Any, Any], q: float) -> float | None:
-        return round(float(np.percentile(values, q)), 3) if values.size else None
-
-    p99 = pct(every, 99)
+    p99 = percentile(every, 99, digits=3)
     dropped = int(report["dropped_screens"])
     load_ok = (
         screens >= TARGET_SCREENS and rate >= TARGET_RATE and supervisors >= TARGET_SUPERVISORS
@@ -318,12 +316,12 @@ def _summarise(
         "appended_per_s": round(screens * events / produced_s, 1),
         "delivered": delivered,
         "events_per_s": round(delivered / produced_s, 1),
-        "p50_ms": pct(every, 50),
-        "p90_ms": pct(every, 90),
+        "p50_ms": percentile(every, 50, digits=3),
+        "p90_ms": percentile(every, 90, digits=3),
         "p99_ms": p99,
         "max_ms": round(float(every.max()), 3) if every.size else None,
-        "agent_p99_ms": pct(agent_lat / 1e6, 99),
-        "supervisor_p99_ms": pct(sup_lat / 1e6, 99),
+        "agent_p99_ms": percentile(agent_lat / 1e6, 99, digits=3),
+        "supervisor_p99_ms": percentile(sup_lat / 1e6, 99, digits=3),
         "dropped_screens": dropped,
         "missing_events": missing,
         "partials_coalesced": coalesced,

@@ -67,7 +67,6 @@ class RtpPhone(asyncio.DatagramProtocol):
     _keys: deque[RtpPacket] = field(default_factory=deque)
     _echo: deque[Pcm] = field(default_factory=deque)
     _seq: int = 0
-    _dtmf_seq: int = 0
     _first_audio: asyncio.Event = field(default_factory=asyncio.Event)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     #: Received frames louder than ``voiced_dbfs`` count as sound (a prompt), the rest silence.
@@ -203,7 +202,6 @@ class RtpPhone(asyncio.DatagramProtocol):
             key = self._keys.popleft()
             if key.payload_type < 0:
                 return
-            self._dtmf_seq += 1
             self._seq += 1
             packet = RtpPacket(self._seq, key.timestamp, key.payload, 101, key.ssrc, key.marker)
             transport.sendto(packet.encode(), remote)

