@@ -65,6 +65,10 @@ def guarded(name: str) -> Callable[[_F], _F]:
     return wrap
 
 
+#: The most audio a :class:`Speaker` holds queued (60 s): a runaway sender is refused.
+MAX_QUEUED_FRAMES = 3000
+
+
 def _audio_format() -> Any:
     fmt = pj.MediaFormatAudio()
     fmt.type = pj.PJMEDIA_TYPE_AUDIO
@@ -130,7 +134,7 @@ class Speaker(pj.AudioMediaPort):  # type: ignore[misc]
     thread). Pooled like :class:`Tap`.
     """
 
-    def __init__(self, worker: Worker, number: int, events: queue.SimpleQueue[PlayState]) -> None:
+    def __init__(self, worker: Worker, number: int, events: queue.Queue[PlayState]) -> None:
         super().__init__()
         self.worker = worker
         self.events = events
@@ -167,11 +171,12 @@ class Speaker(pj.AudioMediaPort):  # type: ignore[misc]
             self.pending.clear()
             self.closed = True
 
-    def enqueue(self, play_id: int, pcm: bytes, last: bool) -> None:
-        """Queue a piece of playback ``play_id`` (a new id replaces the one playing)."""
+    def enqueue(self, play_id: int, pcm: bytes, last: bool) -> bool:
+        """Queue a piece of playback ``play_id`` (a new id replaces the one playing). False
+        when more than :data:`MAX_QUEUED_FRAMES` would be waiting: the playback is stopped."""
         with self.lock:
             if self.closed:
-                return
+                return True
             if play_id != self.play_id:
                 if self.active:
                     self._emit(PlayPhase.STOPPED)
@@ -184,7 +189,12 @@ class Speaker(pj.AudioMediaPort):  # type: ignore[misc]
                 self.pending.clear()
                 self.partial = b""
             elif not self.active:
-                return  # a piece of a playback already stopped
+                return True  # a piece of a playback already stopped
+            if len(self.pending) + len(pcm) // FRAME_BYTES > MAX_QUEUED_FRAMES:
+                self.pending.clear()  # the playback ends here, reported stopped
+                self._emit(PlayPhase.STOPPED)
+                self.active = False
+                return False
             data = self.partial + pcm
             whole = len(data) - len(data) % FRAME_BYTES
             self.pending.extend(data[i : i + FRAME_BYTES] for i in range(0, whole, FRAME_BYTES))
@@ -194,6 +204,7 @@ class Speaker(pj.AudioMediaPort):  # type: ignore[misc]
                     self.pending.append(self.partial.ljust(FRAME_BYTES, b"\0"))
                     self.partial = b""
                 self.last_queued = True
+            return True
 
     def stop(self, play_id: int = 0) -> bool:
         """Stop playback ``play_id`` (0: whatever plays) at the next frame; False if none."""
@@ -207,16 +218,18 @@ class Speaker(pj.AudioMediaPort):  # type: ignore[misc]
 
     def _emit(self, phase: PlayPhase) -> None:
         tap = self.caller_tap
-        self.events.put(
-            PlayState(
-                self.call_id,
-                self.play_id,
-                phase,
-                self.frames,
-                tap.seq if tap is not None else 0,
-                self.underruns,
-            )
+        state = PlayState(
+            self.call_id,
+            self.play_id,
+            phase,
+            self.frames,
+            tap.seq if tap is not None else 0,
+            self.underruns,
         )
+        try:
+            self.events.put_nowait(state)
+        except queue.Full:  # the main thread drains it every poll (10 ms): it is stuck
+            log.error("call %s: playback state %s lost (worker stuck)", self.call_id[:8], phase)
 
     def _next_frame(self) -> bytes | None:
         with self.lock:

@@ -25,8 +25,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import methodcaller
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from jiesu.engine.audio import AudioChunk, Leg
 from jiesu.engine.calls import CallStats, IngestCall, IngestSink, LegStats
@@ -90,6 +91,8 @@ class AnsweredCallListener(Protocol):
 
     def call_ended(self, call_id: str, reason: str) -> None: ...
 
+
+_R = TypeVar("_R")
 
 #: The most audio one :class:`~.frames.PlayAudio` frame carries (1 s at 16 kHz).
 PLAY_PIECE_BYTES = RATE * 2
@@ -178,9 +181,8 @@ class SipSupervisor:
         #: Calls reported ended to the sink since start.
         self.calls_ended = 0
         #: The latest DTMF keys, in the order the workers reported them (oldest dropped past
-        #: 1000); ``dtmf_listener`` (for IVR flows) is called with each one as it comes.
+        #: 1000); the keys of answered calls also go to ``answered_listener``.
         self.dtmf: deque[fr.Dtmf] = deque(maxlen=1000)
-        self.dtmf_listener: Callable[[fr.Dtmf], None] | None = None
         #: The voice channel of calls Jiesu answers itself (see :class:`AnsweredCallListener`).
         self.answered_listener: AnsweredCallListener | None = None
         #: Registration state per worker index (True: registered), when registration is on.
@@ -428,12 +430,12 @@ class SipSupervisor:
             case fr.Dtmf():
                 self._dtmf(frame)
             case fr.PlayState():
-                self._tell("play_state", frame)
+                self._tell("play_state", lambda listener: listener.play_state(frame), None)
             case fr.TransferState():
                 self.metrics.inc(
                     "sip_transfers_total", labels={"kind": frame.kind, "phase": frame.phase.value}
                 )
-                self._tell("transfer_state", frame)
+                self._tell("transfer_state", lambda listener: listener.transfer_state(frame), None)
             case fr.Registration():
                 await self._registration(handle, frame)
             case fr.BadFrame():
@@ -443,28 +445,18 @@ class SipSupervisor:
                 log.error("sip worker %d sent a %s frame", handle.index, frame.TYPE)
                 self.metrics.inc("sip_bad_frames_total")
 
-    def _tell(self, what: str, *args: Any) -> None:
-        """Pass something on to the answered-call listener; its failure is counted, not raised."""
+    def _tell(self, what: str, act: Callable[[AnsweredCallListener], _R], otherwise: _R) -> _R:
+        """``act`` on the answered-call listener; ``otherwise`` without one or when it fails
+        (logged and counted as ``sip_listener_errors_total{what}``, never raised)."""
         listener = self.answered_listener
         if listener is None:
-            return
+            return otherwise
         try:
-            getattr(listener, what)(*args)
+            return act(listener)
         except Exception:
             log.exception("answered-call listener failed in %s", what)
             self.metrics.inc("sip_listener_errors_total", labels={"what": what})
-
-    def _hear(self, chunk: AudioChunk) -> AudioChunk:
-        """The answered-call listener's view of a caller frame (the frame itself on failure)."""
-        listener = self.answered_listener
-        if listener is None:
-            return chunk
-        try:
-            return listener.caller_audio(chunk)
-        except Exception:
-            log.exception("answered-call listener failed in caller_audio")
-            self.metrics.inc("sip_listener_errors_total", labels={"what": "caller_audio"})
-            return chunk
+            return otherwise
 
     def _dtmf(self, digit: fr.Dtmf) -> None:
         self.metrics.inc("sip_dtmf_total", labels={"method": digit.method})
@@ -474,13 +466,7 @@ class SipSupervisor:
         self.dtmf.append(digit)
         track = self._calls.get(digit.call_id)
         if track is not None and track.answered:
-            self._tell("dtmf", digit)
-        if self.dtmf_listener is not None:
-            try:
-                self.dtmf_listener(digit)
-            except Exception:
-                log.exception("dtmf listener failed")
-                self.metrics.inc("sip_dtmf_listener_errors_total")
+            self._tell("dtmf", lambda listener: listener.dtmf(digit), None)
 
     async def _registration(self, handle: WorkerHandle, frame: fr.Registration) -> None:
         """A worker's registration changed: ``sip_registration_state{worker}`` 1 or 0."""
@@ -544,7 +530,7 @@ class SipSupervisor:
         self._calls[call.call_id] = track
         handle.calls.add(call.call_id)
         if track.answered:
-            self._tell("call_started", call)
+            self._tell("call_started", lambda listener: listener.call_started(call), None)
         self.metrics.inc("sip_calls_total", labels={"mode": frame.mode.value})
 
     def _audio(self, frame: fr.AudioFrame) -> None:
@@ -592,7 +578,7 @@ class SipSupervisor:
             if recorder is not None:
                 recorder.write(chunk.pcm)
             if chunk.leg is Leg.CALLER and track.answered:
-                chunk = self._hear(chunk)
+                chunk = self._tell("caller_audio", methodcaller("caller_audio", chunk), chunk)
             try:
                 self.sink.audio(chunk)
             except Exception:
@@ -618,7 +604,7 @@ class SipSupervisor:
         while len(self.last_leg_info) > 200:
             self.last_leg_info.pop(next(iter(self.last_leg_info)))
         if track.answered:
-            self._tell("call_ended", call_id, reason)
+            self._tell("call_ended", lambda listener: listener.call_ended(call_id, reason), None)
         try:
             await self.sink.call_ended(call_id, reason, stats)
         except Exception:

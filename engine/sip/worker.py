@@ -60,7 +60,7 @@ class Worker:
         self.idle_speakers: list[Speaker] = []
         self.all_speakers: list[Speaker] = []
         #: Playback states from the clock thread, sent on by the main thread's poll.
-        self.play_events: queue.SimpleQueue[fr.PlayState] = queue.SimpleQueue()
+        self.play_events: queue.Queue[fr.PlayState] = queue.Queue(maxsize=1024)
         self.stopping = threading.Event()
         self.ep = pj.Endpoint()
         self.account: Any = None
@@ -286,7 +286,8 @@ class Worker:
             if session is None or session.speaker is None:
                 self.count("sip_play_refused_total", {"reason": "no_speaker"})
                 return
-            session.speaker.enqueue(frame.play_id, frame.pcm, frame.last)
+            if not session.speaker.enqueue(frame.play_id, frame.pcm, frame.last):
+                self.count("sip_play_refused_total", {"reason": "full"})
             return
         op = frame.op
         if session is None or session.caller is None:

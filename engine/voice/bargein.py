@@ -127,10 +127,13 @@ def periodicity(pcm: Pcm) -> float:
     """Peak normalised autocorrelation of ``pcm`` over pitch lags of 80-400 Hz (0..1)."""
     x = pcm.astype(np.float64)
     x = x - x.mean()
-    best = 0.0
-    for lag in range(RATE // 400, RATE // 80 + 1):
-        head, tail = x[:-lag], x[lag:]
-        norm = float(np.sqrt((head @ head) * (tail @ tail)))
-        if norm > 0.0:
-            best = max(best, float(head @ tail) / norm)
-    return best
+    lags = np.arange(RATE // 400, RATE // 80 + 1)
+    products = np.correlate(x, x, "full")[len(x) - 1 + lags]  # sum of x[t] * x[t + lag]
+    energy = np.concatenate(([0.0], np.cumsum(x * x)))
+    head = energy[len(x) - lags]  # x[:-lag] @ x[:-lag]
+    tail = energy[-1] - energy[lags]  # x[lag:] @ x[lag:]
+    norms = np.sqrt(head * tail)
+    valid = norms > 0.0
+    if not valid.any():
+        return 0.0
+    return float(max(0.0, (products[valid] / norms[valid]).max()))

@@ -44,6 +44,7 @@ Pcm = npt.NDArray[np.int16]
 _T = TypeVar("_T")
 #: The worker's bridge rate: playback is sent at it.
 PLAY_RATE = 16_000
+FRAME_MS = 20
 #: Frames after a prompt's end during which its echo may still come back (300 ms).
 ECHO_TAIL_FRAMES = 15
 #: Keys and finals waiting for a dialog that is not reading them (oldest dropped past this).
@@ -122,23 +123,20 @@ class _Playback:
     interruptible: bool
     done: asyncio.Future[Played]
     requested_at: float
+    detector: BargeInDetector
     #: What was played, at 8 kHz (the detector's reference), grown as clauses are sent.
-    reference: list[Pcm]
-    reference_len: int = 0
+    reference: Pcm = dataclasses.field(default_factory=lambda: np.zeros(0, np.int16))
     start_frame: int = -1
     first_audio_at: float = 0.0
     barge_in_frame: int = -1
     #: Caller-leg frame at which it ended (-1: still playing).
     end_frame: int = -1
-    detector: BargeInDetector = dataclasses.field(default_factory=BargeInDetector)
 
     def played_frame(self, index: int) -> Pcm:
         """The 20 ms (8 kHz) frame ``index`` of what was played; silence outside it."""
-        if index < 0 or (index + 1) * FRAME > self.reference_len:
+        if index < 0 or (index + 1) * FRAME > len(self.reference):
             return np.zeros(FRAME, np.int16)
-        whole = np.concatenate(self.reference) if len(self.reference) > 1 else self.reference[0]
-        self.reference = [whole]
-        return whole[index * FRAME : (index + 1) * FRAME]
+        return self.reference[index * FRAME : (index + 1) * FRAME]
 
 
 class VoiceChannel:
@@ -176,15 +174,13 @@ class VoiceChannel:
         #: Caller-leg frames heard so far (the media clock, 20 ms a frame).
         self.caller_frames = 0
         self.hung_up = asyncio.Event()
-        #: Frames of the caller's leg silenced for the speech core as the prompt's echo.
-        self.echo_frames_silenced = 0
         self.end_reason = ""
 
     # --- what a dialog calls ----------------------------------------------------------------
     @property
     def now_ms(self) -> int:
         """The call's media time, by the caller leg's frames."""
-        return self.caller_frames * 20
+        return self.caller_frames * FRAME_MS
 
     async def say(self, text: str, *, interruptible: bool = True) -> Played:
         """Speak ``text`` (its cached audio when it is a built prompt); returns once it finished,
@@ -196,9 +192,8 @@ class VoiceChannel:
             interruptible,
             loop.create_future(),
             time.monotonic(),
-            [np.zeros(0, np.int16)],
+            BargeInDetector(self._bargein),
         )
-        playback.detector = BargeInDetector(self._bargein)
         previous = self._playback
         self._playback = playback
         if previous is not None and not previous.done.done():
@@ -322,7 +317,6 @@ class VoiceChannel:
             self._mouth.stop_playback(self.call_id, playback.play_id)
         if playback.detector.last_was_voice:
             return chunk
-        self.echo_frames_silenced += 1
         return dataclasses.replace(chunk, pcm=np.zeros_like(chunk.pcm))
 
     def dtmf(self, digit: str) -> None:
@@ -404,14 +398,13 @@ class VoiceChannel:
                 following = await asyncio.to_thread(next, clauses, None)
                 self._send(playback, pending, last=following is None)
                 pending = following
-            if pending is None and playback.reference_len == 0 and not playback.done.done():
+            if pending is None and not len(playback.reference) and not playback.done.done():
                 self._send(playback, np.zeros(FRAME, np.int16), last=True)  # nothing to say
 
     def _send(self, playback: _Playback, pcm8k: Pcm, *, last: bool) -> None:
         if playback.done.done():
             return
-        playback.reference.append(pcm8k)
-        playback.reference_len += len(pcm8k)
+        playback.reference = np.concatenate((playback.reference, pcm8k))  # once a clause
         if not playback.first_audio_at:
             playback.first_audio_at = time.monotonic()
         wide = resample(pcm8k, RATE, PLAY_RATE)
