@@ -33,6 +33,8 @@ Pcm = npt.NDArray[np.int16]
 RATE = 8000
 FRAME = 160
 PTIME_S = 0.02
+#: Received packets kept (10 minutes of 20 ms packets).
+KEPT_PACKETS = 30_000
 #: A handset's echo path (not a pure delay): the same short filter as ``jiesu bench bargein``.
 ECHO_FILTER = (0.6, 0.3, 0.1)
 
@@ -57,7 +59,8 @@ class RtpPhone(asyncio.DatagramProtocol):
 
     echo_db: float | None = None
     echo_ms: int = 120
-    received: list[Received] = field(default_factory=list)
+    #: What arrived, oldest dropped past :data:`KEPT_PACKETS` (a long call stays bounded).
+    received: deque[Received] = field(default_factory=lambda: deque(maxlen=KEPT_PACKETS))
     #: Frames sent so far (the phone's own media clock).
     frames_sent: int = 0
     _transport: asyncio.DatagramTransport | None = None

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from jiesu.engine.voice.channel import Outcome, VoiceChannel
-from jiesu.engine.voice.digits import DigitRequest
+from jiesu.engine.voice.channel import Final, Outcome, VoiceChannel
+from jiesu.engine.voice.digits import Collected, DigitRequest
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +63,18 @@ class DemoDialog:
         channel.hangup()
 
 
-async def _first_of(final: Awaitable[object], keys: Awaitable[object]) -> str:
+async def _first_of(final: Awaitable[Final | None], keys: Awaitable[Collected]) -> str:
     """The caller's sentence or key, whichever comes first ("" for neither)."""
-    tasks = [asyncio.ensure_future(final), asyncio.ensure_future(keys)]
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in done:
-        value = task.result()
-        text = getattr(value, "text", None) or getattr(value, "digits", None)
-        if text:
-            return str(text)
+    heard = asyncio.ensure_future(final)
+    pressed = asyncio.ensure_future(keys)
+    await asyncio.wait({heard, pressed}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (heard, pressed):
+        if not task.done():
+            task.cancel()
+    await asyncio.gather(heard, pressed, return_exceptions=True)
+    sentence = heard.result() if heard.done() and not heard.cancelled() else None
+    if sentence is not None and sentence.text:
+        return sentence.text
+    if pressed.done() and not pressed.cancelled():
+        return pressed.result().digits
     return ""

@@ -85,12 +85,6 @@ class VoiceService:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._follower.close(drain_s=2.0)
 
-    async def wait_dialog(self, call_id: str) -> None:
-        """Wait until the dialog of ``call_id`` has returned (at once if there is none)."""
-        task = self._tasks.get(call_id)
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
-
     # --- the supervisor's answered-call listener -------------------------------------------
     def call_started(self, call: IngestCall) -> None:
         if len(self.channels) >= self._max_calls:
